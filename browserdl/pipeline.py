@@ -1,0 +1,109 @@
+"""The stages the commands and `study` share: train → (convert) → measure → report."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from browserdl.errors import UserError
+from browserdl.loaders import native
+from browserdl.loaders.sweep import SweepSummary, run_sweep
+from browserdl.models.train import TrainOptions, train_models
+from browserdl.models.zoo import ModelSpec
+from browserdl.reports import tables
+from browserdl.reports.store import Store
+from browserdl.workspace import Workspace
+
+# Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; give them room.
+console = Console() if sys.stdout.isatty() else Console(width=160)
+err_console = Console(stderr=True)
+
+
+class _Progress(Progress):
+    """Every task gets an empty `loss` field unless it sets one (a column reads it)."""
+
+    def add_task(self, description: str, *args, **fields) -> TaskID:  # type: ignore[override]
+        fields.setdefault("loss", "")
+        return super().add_task(description, *args, **fields)
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    with _Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as progress:
+        yield progress
+
+
+def train(ws: Workspace, specs: list[ModelSpec], options: TrainOptions) -> None:
+    with progress_bar() as progress, Store(ws.store_path) as store:
+        for meta in train_models(specs, ws, options, progress):
+            store.record_model(meta)
+
+
+def trained_selection(ws: Workspace, pattern: str | None) -> list[str]:
+    """The trained models a measurement works on: all of them, or those matching the globs."""
+    trained = ws.trained_models()
+    if not trained:
+        raise UserError(f"no trained models in {ws.models}; run `browserdl train` first")
+    if not pattern:
+        return trained
+    chosen: list[str] = []
+    for part in (p.strip() for p in pattern.split(",") if p.strip()):
+        hits = fnmatch.filter(trained, part)
+        if not hits:
+            hint = (f"train it with `browserdl train --models {part}`"
+                    if not any(c in part for c in "*?[") else f"trained: {', '.join(trained)}")
+            raise UserError(f"no trained model matches '{part}' in {ws.models}; {hint}")
+        chosen += hits
+    return list(dict.fromkeys(chosen))
+
+
+def measure_native(ws: Workspace, models: list[str], trials: int, options: native.NativeOptions,
+                   force: bool) -> SweepSummary:
+    with progress_bar() as progress, Store(ws.store_path) as store:
+        return run_sweep(native.keys(models, trials, options), native.runner(ws, options),
+                         store, progress, force=force, label="native")
+
+
+def finish(summary: SweepSummary) -> None:
+    """Say what the sweep did; one line per failed trial, and exit 1 when there were any."""
+    err_console.print(f"{summary.measured} trials measured, {summary.skipped} already stored, "
+                      f"{len(summary.failed)} failed")
+    for key, error in summary.failed:
+        err_console.print(f"[red]failed[/] {key.label()}: {error}", highlight=False, soft_wrap=True)
+    if summary.failed:
+        raise SystemExit(1)
+
+
+def print_models(ws: Workspace, ids: list[str]) -> None:
+    with Store(ws.store_path) as store:
+        console.print(tables.models_table(store, ids))
+
+
+def print_report(ws: Workspace) -> None:
+    if not ws.store_path.is_file():
+        raise UserError(f"no results in {ws.root}; run `browserdl study` or "
+                        "`browserdl train` and `browserdl measure loading` first")
+    with Store(ws.store_path) as store:
+        if not store.models() and not store.trial_count():
+            raise UserError(f"the results store {ws.store_path} is empty; run `browserdl study`")
+        console.print(tables.models_table(store))
+        for table in (tables.native_table(store), tables.failures_table(store)):
+            if table is not None:
+                console.print(table)

@@ -1,0 +1,29 @@
+"""Importing TensorFlow (and tensorflowjs) without the chatter they write at start-up."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from types import ModuleType
+
+
+def import_quietly(name: str) -> ModuleType:
+    """Import `name` with file descriptors 1 and 2 silenced: TensorFlow's C++ start-up lines
+    (cuDNN/cuFFT factory errors, absl warnings) come before its log level applies.
+    Python exceptions still propagate with their message."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # tensorflowjs → tensorflow_decision_forests prints an advert that imports IPython (not
+    # installed) whenever sys.stdout is not a real file, e.g. under pytest: the import fails.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+    warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
+            return importlib.import_module(name)
+    finally:
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)

@@ -1,0 +1,104 @@
+"""Rich tables read from the results store only (never from a runner)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from browserdl.reports.stats import Summary, phase_summaries
+from browserdl.reports.store import Store
+
+# (phase, column, show p10–p90)
+NATIVE_PHASES = [("tf_import", "TF import", False), ("load", "load", True),
+                 ("warmup", "warm-up", True), ("inference", "inference", True),
+                 ("batch_inference", "batch inference", True), ("peak_rss", "peak RSS", False)]
+CALLS = {"direct": "model(x, training=False)", "predict": "model.predict(x)"}
+
+
+def _scale(value: float, unit: str) -> tuple[float, str]:
+    """Divisor and display unit that suit `value`."""
+    if unit == "bytes":
+        for divisor, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if value >= divisor:
+                return divisor, suffix
+        return 1, "B"
+    if unit == "ms" and value >= 1000:
+        return 1000, "s"
+    return 1, unit
+
+
+def _num(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def fmt_value(value: float, unit: str) -> str:
+    divisor, suffix = _scale(value, unit)
+    return f"{_num(value / divisor)} {suffix}"
+
+
+def fmt_summary(summary: Summary, unit: str, spread: bool = True) -> str:
+    """`median unit (p10–p90)`, the spread in the median's unit; `!` marks CV > 10 %."""
+    divisor, suffix = _scale(summary.median, unit)
+    text = f"{_num(summary.median / divisor)} {suffix}"
+    if spread and summary.n > 1:
+        text += f" [dim]({_num(summary.p10 / divisor)}–{_num(summary.p90 / divisor)})[/]"
+    if summary.unstable:
+        text += " [yellow]![/]"
+    return text
+
+
+def models_table(store: Store, ids: list[str] | None = None) -> Table:
+    table = Table(title="Reference models", title_justify="left")
+    for column in ("model", "architecture", "trainable params", "FLOPs / sample",
+                   "test accuracy", "trained on"):
+        table.add_column(column, justify="right" if column[0] in "tF" else "left")
+    for meta in store.models():
+        if ids is not None and meta["id"] not in ids:
+            continue
+        accuracy = meta.get("test_accuracy")
+        table.add_row(
+            meta["id"], meta["description"], f"{meta['trainable_params']:,}",
+            f"{meta['flops'] / 1e6:,.2f} M", "—" if accuracy is None else f"{accuracy:.4f}",
+            meta.get("data_source", "").split(":")[0],
+        )
+    return table
+
+
+def native_table(store: Store) -> Table | None:
+    """Native phase medians (p10–p90) per model; None when nothing native is stored."""
+    summaries = {g: s for g, s in phase_summaries(store.rows()).items() if g[2] == "native"}
+    if not summaries:
+        return None
+    table = Table(
+        title="Native TensorFlow (CPU): median (p10–p90) over cold trials; inference = one sample, "
+        "all steady-state runs pooled; ! = CV > 10 %; call: "
+        + "; ".join(f"{k} = {v}" for k, v in CALLS.items()), title_justify="left")
+    table.add_column("model", no_wrap=True)
+    table.add_column("call", no_wrap=True)
+    table.add_column("trials", justify="right", no_wrap=True, min_width=6)
+    for _, label, _ in NATIVE_PHASES:
+        table.add_column(label, justify="right", no_wrap=True)
+    for (model, _, _, _, setting), phases in sorted(summaries.items()):
+        fields = dict(p.split("=", 1) for p in setting.split(",") if "=" in p)
+        call = f"{fields.get('call', '?')} · batch {fields.get('batch', '?')}"
+        trials = phases["load"][0].n if "load" in phases else 0
+        cells = [fmt_summary(*phases[name], spread=spread) if name in phases else "—"
+                 for name, _, spread in NATIVE_PHASES]
+        table.add_row(model, call, str(trials), *cells)
+    return table
+
+
+def failures_table(store: Store) -> Table | None:
+    failed: list[dict[str, Any]] = [r for r in store.rows() if not r["ok"]]
+    seen: dict[tuple, str] = {}
+    for r in failed:
+        seen[(r["model"], r["runtime"], r["backend"], r["setting"], r["trial"])] = r["error"] or ""
+    if not seen:
+        return None
+    table = Table(title="Failed trials (a rerun tries them again)", title_justify="left")
+    for column in ("model", "runtime/backend", "setting", "trial", "reason"):
+        table.add_column(column)
+    for (model, runtime, backend, setting, trial), error in sorted(seen.items()):
+        table.add_row(model, f"{runtime}/{backend}", setting, str(trial), error)
+    return table

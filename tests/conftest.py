@@ -1,0 +1,46 @@
+"""Shared fixtures: the real CLI in a subprocess, and one trained workspace per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+def run_cli(workspace: Path, *args: str, timeout: float = 600) -> Ran:
+    env = {**os.environ, "BROWSERDL_WORKSPACE": str(workspace), "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "browserdl", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding a trained dnn-d1-w64 (read-only for tests: copy it to change it)."""
+    ws = tmp_path_factory.mktemp("trained")
+    ran = run_cli(ws, "train", "--models", "dnn-d1-w64")
+    assert ran.code == 0, ran.err
+    return ws
+
+
+@pytest.fixture
+def workspace_copy(trained: Path, tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    shutil.copytree(trained, ws)
+    return ws
