@@ -12,7 +12,9 @@ def import_quietly(name: str) -> ModuleType:
     """Import `name` with file descriptors 1 and 2 silenced: TensorFlow's C++ start-up lines
     (cuDNN/cuFFT factory errors, absl warnings) come before its log level applies.
     Python exceptions still propagate with their message."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Forced, not defaulted: TensorFlow sets it to 1 in any process that imported it, and
+    # child processes inherit that.
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     # tensorflowjs → tensorflow_decision_forests prints an advert that imports IPython (not
     # installed) whenever sys.stdout is not a real file, e.g. under pytest: the import fails.
     os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
