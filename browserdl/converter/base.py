@@ -1,0 +1,70 @@
+"""What every format module shares: the manifest it returns and the refusal it raises.
+
+A format module exposes one or more `Format`s; `write(source, out_dir)` writes the files
+into `out_dir` (empty, made by the caller) and returns the notes on how the model was
+mapped. It raises `Unsupported` naming the layer or activation the format can't express.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from browserdl.converter.source import SourceModel
+
+
+class Unsupported(Exception):
+    """The format cannot express this model faithfully; the message says which layer and why."""
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # the format id, e.g. tfjs-layers-f16
+    runtime: str  # the runtime whose JS adapter loads it (loaders/js/adapters/<runtime>.js)
+    library: str  # npm package@version the files are written for
+    write: Callable[[SourceModel, Path], list[str]]  # -> mapping notes
+    entry: str  # the file a loader starts from
+    float32: bool = True  # False for quantized formats: looser parity bounds apply
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    model: str
+    format: str
+    runtime: str
+    library: str
+    entry: str
+    files: list[FileEntry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    def save(self, folder: Path) -> None:
+        (folder / "manifest.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        raw = json.loads((folder / "manifest.json").read_text())
+        raw["files"] = [FileEntry(**f) for f in raw["files"]]
+        return cls(**raw)
+
+
+def describe_files(folder: Path) -> list[FileEntry]:
+    """Every file a format wrote (sub-folders included), as the loaders will fetch them."""
+    return [
+        FileEntry(str(p.relative_to(folder)), p.stat().st_size,
+                  hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"
+    ]
