@@ -27,7 +27,8 @@ class Format:
     library: str  # npm package@version the files are written for
     write: Callable[[SourceModel, Path], list[str]]  # -> mapping notes
     entry: str  # the file a loader starts from
-    float32: bool = True  # False for quantized formats: looser parity bounds apply
+    precision: str = "float32"  # float16 / uint8 for quantized formats: looser parity bounds
+    backend: str = "cpu"  # the backend its parity check runs on (e.g. webdnn-webgl: webgl)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Manifest:
     entry: str
     files: list[FileEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    source_sha256: str = ""  # of the model.h5 it was converted from
 
     @property
     def total_bytes(self) -> int:

@@ -108,7 +108,7 @@ def _train_one(
     else:
         x_train, y_train, x_test, y_test = _arrays(task, ds)
         model.compile(optimizer=tf_keras.optimizers.Adam(LEARNING_RATE),
-                      loss="categorical_crossentropy", metrics=["accuracy"])
+                      loss=spec.family.loss, metrics=["accuracy"])
         steps = -(-len(x_train) // BATCH_SIZE) * options.epochs
         bar = progress.add_task(f"  {spec.id}", total=steps, loss="")
         model.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=options.epochs, shuffle=True,
@@ -117,6 +117,7 @@ def _train_one(
         _, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
         meta.update(epochs=options.epochs, test_accuracy=round(float(accuracy), 4),
                     data_source=ds.source, optimizer=f"Adam(learning_rate={LEARNING_RATE})",
+                    loss=spec.family.loss,
                     train_samples=len(x_train), test_samples=len(x_test))
         if task == "chars":
             meta["charset"] = ds.charset

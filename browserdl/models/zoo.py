@@ -27,6 +27,7 @@ class Family:
     task: str  # digits-flat | digits-image | chars | imagenet (what data feeds it)
     build: Callable[..., Any]  # (**id fields, n_chars=...) -> tf_keras model
     describe: Callable[..., str]
+    loss: str = "categorical_crossentropy"
 
 
 def _dense_stack(depth: int, width: int) -> Any:
@@ -36,6 +37,17 @@ def _dense_stack(depth: int, width: int) -> Any:
     stack += [layers.Dense(width, activation="relu", name=f"dense_{i + 2}") for i in range(depth - 1)]
     stack.append(layers.Dense(10, activation="softmax", name="output"))
     return Sequential(stack, name=f"dnn-d{depth}-w{width}")
+
+
+def _tanh_stack(depth: int, width: int) -> Any:
+    """What Mind can run exactly: no biases, tanh on every layer (output included)."""
+    from tf_keras import Sequential, layers
+
+    sizes = [width] * depth + [10]
+    stack = [layers.Dense(n, activation="tanh", use_bias=False, name=f"dense_{i + 1}",
+                          **({"input_shape": (784,)} if i == 0 else {}))
+             for i, n in enumerate(sizes)]
+    return Sequential(stack, name=f"dnn-d{depth}-w{width}-tanh")
 
 
 def cnn_plan(layers_total: int, width: int) -> list[tuple[str, int]]:
@@ -116,6 +128,12 @@ FAMILIES: dict[str, Family] = {
         lambda depth, width, **_: _dense_stack(depth, width),
         lambda depth, width: f"784 → {depth} × Dense({width}, relu) → Dense(10, softmax)",
     ),
+    "dnn-tanh": Family(
+        "dnn-tanh", re.compile(r"dnn-d(?P<depth>\d+)-w(?P<width>\d+)-tanh"), "digits-flat",
+        lambda depth, width, **_: _tanh_stack(depth, width),
+        lambda depth, width: f"784 → {depth} × Dense({width}, tanh, no bias) → Dense(10, tanh, no bias)",
+        loss="mean_squared_error",  # tanh outputs are no probabilities: fit the one-hot targets
+    ),
     "cnn": Family(
         "cnn", re.compile(r"cnn-l(?P<layers>\d+)-w(?P<width>\d+)"), "digits-image",
         lambda layers, width, **_: _cnn(layers, width),
@@ -180,9 +198,11 @@ def _grid(fmt: str, a: Iterable[int], b: Iterable[int]) -> list[str]:
 
 PAPER_41 = _grid("dnn-d{}-w{}", (1, 2, 4, 8), (64, 128, 256))  # §4.1: the 12-model grid
 PRESETS: dict[str, list[str]] = {
-    "quick": ["dnn-d1-w64", "dnn-d2-w128", "dnn-d4-w256", "cnn-l6-w200", "rnn-l1-w32"],
+    "quick": ["dnn-d1-w64", "dnn-d2-w128", "dnn-d4-w256", "cnn-l6-w200", "rnn-l1-w32",
+              "dnn-d1-w64-tanh"],
     "paper": list(dict.fromkeys(
         PAPER_41
+        + [f"{m}-tanh" for m in PAPER_41]  # the same grid in the form Mind can express
         + _grid("dnn-d{}-w{}", (1, 2, 4, 8, 16), (64, 128, 256, 512))  # Table 5
         + _grid("cnn-l{}-w{}", (6, 9, 15, 27), (200, 400, 800))
         + _grid("rnn-l{}-w{}", (1, 2, 3), (4, 8, 16, 32, 64, 256))

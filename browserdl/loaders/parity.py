@@ -1,0 +1,182 @@
+"""Parity: the framework is the judge. Its real library loads the converted file, runs a fixed
+batch of test inputs, and the outputs are compared with the Keras model's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from browserdl.converter.base import Format, Manifest
+from browserdl.loaders.runtimes import JS_DIR, RUNTIMES
+from browserdl.models import data
+from browserdl.quiet import import_quietly
+from browserdl.workspace import Workspace, node_modules
+
+BATCH = {"imagenet": 4}  # test inputs per check: 32, but 4 for 224×224 images
+DEFAULT_BATCH = 32
+NODE_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Largest allowed |difference|; argmax may differ only where Keras' top-two margin is
+    below `tie` (a near-tie that the allowed difference can flip)."""
+
+    max_diff: float
+    tie: float
+
+
+BOUNDS = {"float32": Bound(1e-4, 0.0), "float16": Bound(1e-2, 1e-2), "uint8": Bound(0.1, 0.1)}
+
+
+@dataclass
+class Parity:
+    status: str  # ok | failed | not installed
+    message: str = ""
+    max_diff: float | None = None
+    argmax_equal: int | None = None
+    n: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def label(self) -> str:
+        if self.status == "ok":
+            return f"ok {self.max_diff:.1e}"
+        if self.status == "not installed":
+            return "runtime not installed"
+        return f"FAILED: {self.message}"
+
+
+@dataclass
+class Reference:
+    input_path: Path
+    inputs: np.ndarray
+    outputs: np.ndarray
+
+
+def reference(ws: Workspace, model_id: str) -> Reference:
+    """The fixed test batch and the Keras model's outputs for it, cached beside the formats."""
+    folder = ws.formats / model_id / "reference"
+    model_h5 = ws.model_dir(model_id) / "model.h5"
+    stamp = {"model_h5_mtime_ns": model_h5.stat().st_mtime_ns}
+    meta_path = folder / "reference.json"
+    if meta_path.is_file() and json.loads(meta_path.read_text()).get("stamp") == stamp:
+        meta = json.loads(meta_path.read_text())
+        inputs = np.fromfile(folder / "input.bin", dtype="<f4").reshape(meta["input_shape"])
+        outputs = np.fromfile(folder / "expected.bin", dtype="<f4").reshape(meta["output_shape"])
+        return Reference(folder / "input.bin", inputs, outputs)
+    task = json.loads((ws.model_dir(model_id) / "meta.json").read_text())["task"]
+    inputs = _test_inputs(task, ws)
+    tf_keras = import_quietly("tf_keras")
+    model = tf_keras.models.load_model(model_h5, compile=False)
+    outputs = np.asarray(model(inputs, training=False), dtype=np.float32)
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs.astype("<f4").tofile(folder / "input.bin")
+    outputs.astype("<f4").tofile(folder / "expected.bin")
+    meta_path.write_text(json.dumps({"stamp": stamp, "input_shape": list(inputs.shape),
+                                     "output_shape": list(outputs.shape), "task": task}))
+    return Reference(folder / "input.bin", inputs, outputs)
+
+
+def _test_inputs(task: str, ws: Workspace) -> np.ndarray:
+    n = BATCH.get(task, DEFAULT_BATCH)
+    if task == "digits-flat":
+        return data.load_digits(cache_dir=ws.cache).flat_test[:n]
+    if task == "digits-image":
+        return data.load_digits(cache_dir=ws.cache).x_test[:n]
+    if task == "chars":
+        seqs = data.char_sequences()
+        return seqs.x[int(len(seqs.x) * 0.9):][:n]
+    return np.random.default_rng(0).random((n, 224, 224, 3), dtype=np.float32)
+
+
+def compare(expected: np.ndarray, got: np.ndarray, bound: Bound) -> Parity:
+    n = len(expected)
+    if got.size != expected.size:
+        return Parity("failed", f"output has {got.size} values, Keras {expected.size}", n=n)
+    got = got.reshape(expected.shape).reshape(n, -1)
+    expected = expected.reshape(n, -1)
+    if not np.isfinite(got).all():
+        return Parity("failed", "output holds NaN or infinity", n=n)
+    diff = float(np.abs(got - expected).max())
+    same = got.argmax(1) == expected.argmax(1)
+    top2 = np.sort(expected, axis=1)[:, -2:]
+    near_tie = (top2[:, 1] - top2[:, 0]) < bound.tie
+    parity = Parity("ok", max_diff=diff, argmax_equal=int(same.sum()), n=n)
+    if diff > bound.max_diff:
+        parity.status, parity.message = "failed", f"max |diff| {diff:.2e} > {bound.max_diff:.0e}"
+    elif not (same | near_tie).all():
+        parity.status = "failed"
+        parity.message = f"argmax differs on {int((~same).sum())} of {n} inputs"
+    return parity
+
+
+def verify(ws: Workspace, fmt: Format, folder: Path, session: Any = None,
+           libraries: dict[str, Path] | None = None) -> Parity:
+    """Load the format in its runtime (Node, or the browser `session`) and compare outputs.
+
+    A file that does not load, or a runtime that errors, is a failed parity with its message.
+    """
+    libraries = libraries or {}
+    manifest = Manifest.load(folder)
+    ref = reference(ws, manifest.model)
+    runtime = RUNTIMES[fmt.runtime]
+    if runtime.needs_user_library and runtime.name not in libraries:
+        return Parity("not installed", f"pass --lib {runtime.name}=PATH")
+    try:
+        if runtime.name == "native":
+            got = _run_native(folder / fmt.entry, ref.inputs)
+        elif runtime.in_node:
+            got = _run_node(runtime.name, folder, ref, libraries.get(runtime.name))
+        else:
+            result = session.run(adapter=runtime.name, backend=fmt.backend,
+                                 formatUrl=session.url(folder), inputUrl=session.url(ref.input_path),
+                                 shape=list(ref.inputs.shape))
+            got = np.asarray(result["output"], dtype=np.float32)
+    except RuntimeError as exc:
+        return Parity("failed", str(exc), n=len(ref.inputs))
+    return compare(ref.outputs, got, BOUNDS[fmt.precision])
+
+
+def _run_native(path: Path, inputs: np.ndarray) -> np.ndarray:
+    tf_keras = import_quietly("tf_keras")
+    try:
+        model = tf_keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"tf_keras cannot load {path.name}: {str(exc).splitlines()[0]}") from None
+    return np.asarray(model(inputs, training=False), dtype=np.float32)
+
+
+def _run_node(adapter: str, folder: Path, ref: Reference, library: Path | None) -> np.ndarray:
+    out_path = folder.parent / f".{folder.name}.parity-out.bin"
+    command = ["node", str(JS_DIR / "node_run.js"), adapter, str(folder), str(ref.input_path),
+               ",".join(map(str, ref.inputs.shape)), str(out_path)]
+    if library:
+        command.append(str(library.resolve()))
+    env = {**os.environ, "NODE_PATH": str(node_modules())}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env,
+                              timeout=NODE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{adapter} in Node timed out after {NODE_TIMEOUT_S} s") from None
+    lines = done.stdout.strip().splitlines()
+    try:
+        report = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{adapter} in Node crashed: {tail}") from None
+    if not report.get("ok"):
+        raise RuntimeError(f"{adapter}: {report.get('error')}")
+    try:
+        return np.fromfile(out_path, dtype="<f4")
+    finally:
+        out_path.unlink(missing_ok=True)

@@ -1,0 +1,34 @@
+"""The runtimes that run converted models, one line each: where they run and with which backends.
+
+Each has a JS adapter, loaders/js/adapters/<name>.js, with the same small face (see tfjs.js);
+`native` is Python TensorFlow (loaders/native.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+JS_DIR = Path(__file__).parent / "js"
+PAGES_DIR = Path(__file__).parent / "pages"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    backends: tuple[str, ...]
+    in_node: bool  # parity runs in Node; otherwise in headless Chromium
+    needs_user_library: bool = False  # not on the npm registry: `--lib NAME=PATH`
+
+    @property
+    def adapter(self) -> Path:
+        return JS_DIR / "adapters" / f"{self.name}.js"
+
+
+RUNTIMES: dict[str, Runtime] = {
+    r.name: r
+    for r in (
+        Runtime("native", ("cpu",), in_node=False),
+        Runtime("tfjs", ("cpu", "wasm", "webgl", "webgpu"), in_node=True),
+    )
+}
