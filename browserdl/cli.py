@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from browserdl import pipeline
+from browserdl.converter import FORMATS
+from browserdl.converter.convert import lookup
 from browserdl.errors import UserError
 from browserdl.loaders.native import NativeOptions
 from browserdl.loaders.native_worker import CALLS
@@ -80,11 +82,56 @@ def train(
     pipeline.print_models(ws, [s.id for s in specs])
 
 
+Formats = Annotated[str | None, typer.Option(
+    "--formats", "-f", help="Comma-separated format ids (default: all).")]
+Verify = Annotated[bool, typer.Option(
+    "--verify/--no-verify", help="Load each file in its framework and compare with Keras.")]
+Libs = Annotated[list[str] | None, typer.Option(
+    "--lib", help="NAME=PATH: a runtime library that is not on npm, e.g. mind=mind.js.")]
+
+
+def _libraries(pairs: list[str] | None) -> dict[str, Path]:
+    libraries = {}
+    for pair in pairs or []:
+        name, sep, path = pair.partition("=")
+        if not sep or not Path(path).is_file():
+            raise UserError(f"--lib {pair}: expected NAME=PATH to an existing JavaScript file, "
+                            "e.g. --lib mind=./mind/index.js")
+        libraries[name] = Path(path)
+    return libraries
+
+
 @convert_app.command("all-formats")
-def convert_all(models: Models = None) -> None:
-    """Convert every trained model into every format (arrives with the converter issue)."""
-    raise UserError("conversion is not built yet: only keras-h5 (the trained model.h5) exists; "
-                    "`browserdl measure loading --runtimes native` times it")
+def convert_all(models: Models = None, formats: Formats = None, verify: Verify = True,
+                force: Force = False, lib: Libs = None) -> None:
+    """Convert every trained model into every format that can express it, then check parity."""
+    ws = _ws()
+    names = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
+    if pipeline.convert(ws, pipeline.trained_selection(ws, models), lookup(names), verify, force,
+                        _libraries(lib)):
+        raise typer.Exit(1)
+
+
+def _convert_one(name: str):  # -> a Typer command converting into format `name`
+    def command(model: Annotated[str, typer.Option("--model", help="A trained model id.")],
+                verify: Verify = True, force: Force = False, lib: Libs = None) -> None:
+        ws = _ws()
+        if pipeline.convert(ws, pipeline.trained_selection(ws, model), lookup([name]), verify,
+                            force, _libraries(lib)):
+            raise typer.Exit(1)
+
+    command.__doc__ = f"Convert one model into {name}."
+    return command
+
+
+for _name in FORMATS:
+    convert_app.command(_name)(_convert_one(_name))
+
+
+@measure_app.command("sizes")
+def measure_sizes() -> None:
+    """Bytes of every converted model, raw, gzip and brotli: the paper's Table 3."""
+    pipeline.sizes(_ws())
 
 
 @measure_app.command("loading")
@@ -151,13 +198,17 @@ def study(
     models: Models = None, mnist: Mnist = None,
     trials: Annotated[int, typer.Option(min=1, help="Cold trials per measurement.")] = 3,
 ) -> None:
-    """Run every stage that exists: train, measure (native), report."""
+    """Run every stage that exists: train, convert all-formats, sizes, measure (native), report."""
     ws = _ws()
     specs = select(preset, models)
+    ids = [s.id for s in specs]
     pipeline.train(ws, specs, TrainOptions(mnist=mnist))
-    summary = pipeline.measure_native(ws, [s.id for s in specs], trials, NativeOptions(), False)
+    failed = pipeline.convert(ws, ids, lookup(None), verify=True, force=False, libraries={},
+                              show=False)
+    pipeline.sizes(ws, show=False)
+    summary = pipeline.measure_native(ws, ids, trials, NativeOptions(), False)
     pipeline.print_report(ws)
-    pipeline.finish(summary)
+    pipeline.finish(summary, failed_before=failed)
 
 
 @app.command()

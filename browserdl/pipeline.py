@@ -6,6 +6,7 @@ import fnmatch
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -18,12 +19,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from browserdl import conversion
+from browserdl.converter.base import Format
 from browserdl.errors import UserError
 from browserdl.loaders import native
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
-from browserdl.reports import tables
+from browserdl.reports import format_tables, tables
 from browserdl.reports.store import Store
 from browserdl.workspace import Workspace
 
@@ -56,6 +59,36 @@ def train(ws: Workspace, specs: list[ModelSpec], options: TrainOptions) -> None:
             store.record_model(meta)
 
 
+def convert(ws: Workspace, models: list[str], formats: list[Format], verify: bool, force: bool,
+            libraries: dict[str, Path], show: bool = True) -> int:
+    """Convert and verify; returns how many failed parity (the caller decides the exit code)."""
+    with progress_bar() as progress:
+        results = conversion.convert_all(ws, models, formats, progress, verify, force, libraries)
+    if show:
+        with Store(ws.store_path) as store:
+            console.print(format_tables.conversions_table(store, models))
+    failed = [r for r in results if r.parity is not None and r.parity.status == "failed"]
+    refused = sum(r.outcome.refused is not None for r in results)
+    err_console.print(f"{len(results) - refused} written ({sum(r.outcome.reused for r in results)} "
+                      f"reused), {refused} not expressible, {len(failed)} failed parity")
+    for r in failed:
+        err_console.print(f"[red]parity failed[/] {r.outcome.model} {r.outcome.format}: "
+                          f"{r.parity.message} (--force converts again)", highlight=False, soft_wrap=True)
+    return len(failed)
+
+
+def sizes(ws: Workspace, show: bool = True) -> None:
+    if not any(ws.formats.glob("*/*/manifest.json")):
+        raise UserError(f"nothing converted in {ws.formats}; run `browserdl convert all-formats`")
+    with progress_bar() as progress:
+        conversion.measure_sizes(ws, progress)
+    if show:
+        with Store(ws.store_path) as store:
+            for table in (format_tables.table3(store), format_tables.encoding_ratios(store)):
+                if table is not None:
+                    console.print(table)
+
+
 def trained_selection(ws: Workspace, pattern: str | None) -> list[str]:
     """The trained models a measurement works on: all of them, or those matching the globs."""
     trained = ws.trained_models()
@@ -81,13 +114,13 @@ def measure_native(ws: Workspace, models: list[str], trials: int, options: nativ
                          store, progress, force=force, label="native")
 
 
-def finish(summary: SweepSummary) -> None:
-    """Say what the sweep did; one line per failed trial, and exit 1 when there were any."""
+def finish(summary: SweepSummary, failed_before: int = 0) -> None:
+    """Say what the sweep did; one line per failed trial; exit 1 when anything failed."""
     err_console.print(f"{summary.measured} trials measured, {summary.skipped} already stored, "
                       f"{len(summary.failed)} failed")
     for key, error in summary.failed:
         err_console.print(f"[red]failed[/] {key.label()}: {error}", highlight=False, soft_wrap=True)
-    if summary.failed:
+    if summary.failed or failed_before:
         raise SystemExit(1)
 
 
@@ -104,6 +137,8 @@ def print_report(ws: Workspace) -> None:
         if not store.models() and not store.trial_count():
             raise UserError(f"the results store {ws.store_path} is empty; run `browserdl study`")
         console.print(tables.models_table(store))
-        for table in (tables.native_table(store), tables.failures_table(store)):
+        for table in (format_tables.conversions_table(store), format_tables.table3(store),
+                      format_tables.encoding_ratios(store), tables.native_table(store),
+                      tables.failures_table(store)):
             if table is not None:
                 console.print(table)

@@ -40,3 +40,24 @@ def test_schema_is_versioned_and_foreign_stores_are_refused(tmp_path):
     garbage.write_bytes(b"this is not a database" * 100)
     with pytest.raises(UserError, match="unreadable"):
         Store(garbage)
+
+
+def test_a_version_1_store_is_upgraded_in_place_keeping_every_trial(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    old = tmp_path / "v1.sqlite"
+    shutil.copy(Path(__file__).parent / "fixtures" / "results-v1.sqlite", old)
+    db = sqlite3.connect(old)
+    assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    before = db.execute("SELECT COUNT(*) FROM phases").fetchone()[0]
+    db.close()
+    with Store(old) as store:
+        rows = list(store.rows())
+        assert len(rows) == before > 0 and all(r["model"] == "dnn-d1-w64" for r in rows)
+        assert store.conversions() == []
+        store.record_conversion({"model": "m", "format": "f", "runtime": "r", "backend": "b",
+                                 "status": "ok", "bytes": 10}, None)
+        assert store.conversions()[0]["bytes"] == 10
+    db = sqlite3.connect(old)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)

@@ -30,5 +30,9 @@ RUNTIMES: dict[str, Runtime] = {
     for r in (
         Runtime("native", ("cpu",), in_node=False),
         Runtime("tfjs", ("cpu", "wasm", "webgl", "webgpu"), in_node=True),
+        Runtime("kerasjs", ("cpu", "gpu"), in_node=False),
+        Runtime("webdnn", ("fallback", "webassembly", "webgl"), in_node=False),
+        Runtime("synaptic", ("cpu",), in_node=True),
+        Runtime("mind", ("cpu",), in_node=True, needs_user_library=True),
     )
 }

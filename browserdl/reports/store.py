@@ -17,7 +17,7 @@ from typing import Any
 
 from browserdl.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE environments (
@@ -56,7 +56,27 @@ CREATE TABLE models (
     meta TEXT NOT NULL                  -- meta.json as written by `train`
 );
 """
-_MIGRATIONS: dict[int, str] = {}  # from-version -> SQL; none yet
+_CONVERSIONS = """
+CREATE TABLE conversions (
+    model TEXT NOT NULL,
+    format TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    status TEXT NOT NULL,               -- ok | failed | n/a | not installed | unverified
+    reason TEXT,                        -- why n/a or failed
+    files INTEGER,
+    bytes INTEGER,
+    max_diff REAL,                      -- parity: largest |framework - Keras| over the test batch
+    argmax_equal INTEGER,
+    n INTEGER,
+    library TEXT,
+    env_id INTEGER REFERENCES environments(id),
+    recorded TEXT NOT NULL,
+    PRIMARY KEY (model, format)
+);
+"""
+_SCHEMA += _CONVERSIONS
+_MIGRATIONS: dict[int, str] = {1: _CONVERSIONS}  # from-version -> SQL
 
 
 @dataclass(frozen=True)
@@ -160,6 +180,24 @@ class Store:
                   json.dumps(p.samples) if p.samples is not None else None)
                  for p in result.phases],
             )
+
+    def record_conversion(self, row: dict[str, Any], env_id: int | None) -> None:
+        """One (model, format): what conversion and parity found; replaces an earlier row."""
+        columns = ["model", "format", "runtime", "backend", "status", "reason", "files", "bytes",
+                   "max_diff", "argmax_equal", "n", "library"]
+        values = [row.get(c) for c in columns] + [env_id, _now()]
+        with self.db:
+            self.db.execute(
+                f"INSERT OR REPLACE INTO conversions ({', '.join(columns)}, env_id, recorded) "
+                f"VALUES ({', '.join('?' * (len(columns) + 2))})", values)
+
+    def conversions(self) -> list[dict[str, Any]]:
+        self.db.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in self.db.execute(
+                "SELECT * FROM conversions ORDER BY model, format")]
+        finally:
+            self.db.row_factory = None
 
     def record_model(self, meta: dict[str, Any]) -> None:
         with self.db:

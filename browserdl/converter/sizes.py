@@ -1,0 +1,35 @@
+"""`measure sizes`: what each converted model costs on the wire — raw, gzip and brotli bytes."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import brotli
+
+from browserdl.converter.base import Manifest
+
+# What a build step that pre-compresses static files uses (nginx gzip_static / brotli_static).
+GZIP_LEVEL = 9
+BROTLI_QUALITY = 11
+
+
+@dataclass(frozen=True)
+class Sizes:
+    files: int
+    raw: int
+    gzip: int
+    brotli: int
+
+
+def measure(folder: Path) -> Sizes:
+    """Every file of one converted model, each compressed on its own as a server sends it."""
+    manifest = Manifest.load(folder)
+    raw = gz = br = 0
+    for entry in manifest.files:
+        data = (folder / entry.name).read_bytes()
+        raw += len(data)
+        gz += len(gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))
+        br += len(brotli.compress(data, quality=BROTLI_QUALITY))
+    return Sizes(len(manifest.files), raw, gz, br)
