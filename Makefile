@@ -5,9 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .setup
 
-.PHONY: setup study test lint browser clean
+.PHONY: setup study test lint browser emscripten clean
 
-setup: $(STAMPS)/python $(STAMPS)/npm browser
+setup: $(STAMPS)/python $(STAMPS)/npm browser emscripten
 
 $(STAMPS)/python: pyproject.toml
 	@python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), "browserdl needs Python 3.11 (python3 is " + sys.version.split()[0] + ")"'
@@ -23,6 +23,16 @@ $(STAMPS)/npm: package.json package-lock.json
 # Finds an installed Chromium, else installs one (Playwright's, else Debian's as root).
 browser: $(STAMPS)/python
 	$(PY) -m browserdl.loaders.browser ensure
+
+# WebDNN's webassembly backend compiles its kernels with em++ and Eigen at conversion time.
+# Optional: without them `webdnn-webassembly` is reported n/a with this same hint.
+emscripten:
+	@if command -v em++ >/dev/null && test -d /usr/include/eigen3; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's emscripten and Eigen for webdnn-webassembly"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq emscripten libeigen3-dev >/dev/null \
+	    || echo "could not install emscripten: webdnn-webassembly will be n/a"; \
+	else echo "no em++: webdnn-webassembly will be n/a (apt-get install emscripten libeigen3-dev)"; fi
 
 study: setup
 	$(VENV)/bin/browserdl study --preset quick

@@ -2,7 +2,8 @@
 
 A format module exposes one or more `Format`s; `write(source, out_dir)` writes the files
 into `out_dir` (empty, made by the caller) and returns the notes on how the model was
-mapped. It raises `Unsupported` naming the layer or activation the format can't express.
+mapped (or a `Mapping` when the runtime adapter must transform the outputs). It raises
+`Unsupported` naming the layer or activation the format can't express.
 """
 
 from __future__ import annotations
@@ -20,12 +21,24 @@ class Unsupported(Exception):
     """The format cannot express this model faithfully; the message says which layer and why."""
 
 
+# What a runtime adapter does to the library's raw outputs (manifest.outputs): the file can't
+# say it. "softmax": the library has no softmax layer; "signed-pairs": the output layer holds
+# +z then -z so that relu(z) - relu(-z) = z recovers logits a relu output would clip.
+OUTPUT_TRANSFORMS = ("raw", "softmax", "signed-pairs", "signed-pairs-softmax")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    notes: list[str]
+    outputs: str = "raw"  # one of OUTPUT_TRANSFORMS
+
+
 @dataclass(frozen=True)
 class Format:
     name: str  # the format id, e.g. tfjs-layers-f16
     runtime: str  # the runtime whose JS adapter loads it (loaders/js/adapters/<runtime>.js)
     library: str  # npm package@version the files are written for
-    write: Callable[[SourceModel, Path], list[str]]  # -> mapping notes
+    write: Callable[[SourceModel, Path], list[str] | Mapping]
     entry: str  # the file a loader starts from
     precision: str = "float32"  # float16 / uint8 for quantized formats: looser parity bounds
     backend: str = "cpu"  # the backend its parity check runs on (e.g. webdnn-webgl: webgl)
@@ -48,6 +61,7 @@ class Manifest:
     files: list[FileEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     source_sha256: str = ""  # of the model.h5 it was converted from
+    outputs: str = "raw"  # the adapter's output transform, see OUTPUT_TRANSFORMS
 
     @property
     def total_bytes(self) -> int:

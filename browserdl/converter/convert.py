@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from browserdl.converter import FORMATS
-from browserdl.converter.base import Format, Manifest, Unsupported, describe_files
+from browserdl.converter.base import Format, Manifest, Mapping, Unsupported, describe_files
 from browserdl.converter.source import SourceModel, read
 from browserdl.errors import UserError
 from browserdl.workspace import Workspace
@@ -53,7 +53,7 @@ def convert(ws: Workspace, source: SourceModel, fmt: Format, digest: str,
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
-        notes = fmt.write(source, scratch)
+        written = fmt.write(source, scratch)
     except Unsupported as exc:
         outcome.refused = str(exc)
         shutil.rmtree(folder, ignore_errors=True)  # an older conversion no longer stands
@@ -61,8 +61,9 @@ def convert(ws: Workspace, source: SourceModel, fmt: Format, digest: str,
     finally:
         if outcome.refused is not None or not any(scratch.iterdir()):
             shutil.rmtree(scratch, ignore_errors=True)
+    mapping = written if isinstance(written, Mapping) else Mapping(written)
     manifest = Manifest(source.id, fmt.name, fmt.runtime, fmt.library, fmt.entry,
-                        describe_files(scratch), notes, digest)
+                        describe_files(scratch), mapping.notes, digest, mapping.outputs)
     manifest.save(scratch)
     shutil.rmtree(folder, ignore_errors=True)
     scratch.rename(folder)

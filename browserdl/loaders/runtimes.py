@@ -32,6 +32,8 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("tfjs", ("cpu", "wasm", "webgl", "webgpu"), in_node=True),
         Runtime("kerasjs", ("cpu", "gpu"), in_node=False),
         Runtime("webdnn", ("fallback", "webassembly", "webgl"), in_node=False),
+        Runtime("convnetjs", ("cpu",), in_node=True),
+        Runtime("brainjs", ("cpu",), in_node=True),
         Runtime("synaptic", ("cpu",), in_node=True),
         Runtime("mind", ("cpu",), in_node=True, needs_user_library=True),
     )

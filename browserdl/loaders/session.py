@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+
+from playwright.sync_api import Error as PlaywrightError
 
 from browserdl.loaders.browser import launch
 from browserdl.loaders.runtimes import JS_DIR, PAGES_DIR
@@ -57,8 +60,20 @@ class BrowserSession:
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(self.server.url + PAGE)
-            result = page.evaluate("options => browserdl.run(options)", options)
+            try:
+                result = page.evaluate(_RUN_WITH_TIMEOUT, {"options": options, "ms": timeout_s * 1000})
+            except PlaywrightError as exc:  # the adapter threw, the page crashed, or it hung
+                first = (str(exc.message or exc).strip().splitlines() or ["no message"])[0]
+                raise RuntimeError(re.sub(r"^Page\.evaluate: (Error: )?", "", first)) from None
             result["page_errors"] = errors
             return result
         finally:
             context.close()
+
+
+# set_default_timeout does not bound page.evaluate: the page races the run against a timer.
+_RUN_WITH_TIMEOUT = """({options, ms}) => Promise.race([
+  browserdl.run(options),
+  new Promise((_, reject) => setTimeout(
+    () => reject(new Error(`${options.adapter}: timed out after ${ms / 1000} s`)), ms)),
+])"""

@@ -1,0 +1,64 @@
+// Mind ("node-mind" 1.0.1, github.com/stevenmiller888/mind) — format `mind`: the JSON of
+// mind.download(), an array of node-matrix weight matrices. Same face as tfjs.js.
+// Mind is not on the npm registry: the library is always the user's file (`--lib mind=PATH`:
+// require(PATH) in Node must give the Mind class; in a page, a bundle defining global `Mind`).
+// The file records neither depth nor activator: hiddenLayers = matrices - 1, activator htan.
+(function (register) {
+  function mindClass(lib) {
+    const Mind = typeof lib === 'function' ? lib : lib && (lib.Mind || lib.default);
+    if (typeof Mind !== 'function') throw new Error('the library given does not export the Mind class');
+    return Mind;
+  }
+
+  register({
+    name: 'mind',
+    node: { module: 'node-mind' },
+    browser: { global: 'Mind', scripts: [] }, // only a user-supplied libraryUrl
+    backends: ['cpu'],
+
+    async setup(lib, backend) {
+      if (backend !== 'cpu') throw new Error('Mind runs on the cpu only, not ' + backend);
+      mindClass(lib);
+      return 'cpu';
+    },
+
+    async parse(lib, files, manifest) {
+      const bytes = files.get(manifest.entry);
+      if (!bytes) throw new Error(manifest.entry + ' missing from the format folder');
+      let weights;
+      try {
+        weights = JSON.parse(new TextDecoder().decode(bytes));
+      } catch (e) {
+        throw new Error(manifest.entry + ' is not valid JSON (' + e.message + ')');
+      }
+      if (!Array.isArray(weights) || weights.length < 2) {
+        throw new Error(manifest.entry + ' is not an array of at least two weight matrices');
+      }
+      return weights;
+    },
+
+    async build(lib, weights) {
+      const Mind = mindClass(lib);
+      const mind = new Mind({ activator: 'htan', hiddenLayers: weights.length - 1 }).upload(weights);
+      return { mind, inputs: weights[0].numRows, outputs: weights[weights.length - 1].numCols };
+    },
+
+    async predict(lib, model, input, shape) {
+      const batch = shape[0];
+      const width = input.length / batch;
+      if (width !== model.inputs) {
+        throw new Error('the network has ' + model.inputs + ' inputs, the input ' + width + ' per sample');
+      }
+      const data = new Float32Array(batch * model.outputs);
+      for (let i = 0; i < batch; i++) {
+        const out = model.mind.predict(Array.from(input.subarray(i * width, (i + 1) * width)));
+        if (out.length !== model.outputs) {
+          throw new Error('Mind gave ' + out.length + ' outputs, its last matrix has ' + model.outputs);
+        }
+        data.set(out, i * model.outputs);
+      }
+      return { data, shape: [batch, model.outputs] };
+    },
+  });
+})(typeof module !== 'undefined' ? (a) => { module.exports = a; }
+  : (a) => { (self.browserdlAdapters = self.browserdlAdapters || {})[a.name] = a; });

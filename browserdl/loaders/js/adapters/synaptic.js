@@ -1,0 +1,75 @@
+// synaptic 1.1.4 networks (format `synaptic`): the JSON Network.toJSON() writes, one object per
+// neuron and per connection. Same face as tfjs.js: setup / parse / build / predict.
+// synaptic has no softmax: when manifest.outputs is 'softmax', softmax is applied to the raw
+// IDENTITY outputs here (argmax unchanged). CPU only; activate() runs one sample at a time.
+(function (register) {
+
+  function softmax(values) {
+    const top = Math.max(...values);
+    const e = values.map((v) => Math.exp(v - top));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / sum);
+  }
+
+  register({
+    name: 'synaptic',
+    node: { module: 'synaptic' },
+    browser: { global: 'synaptic', scripts: ['/node_modules/synaptic/dist/synaptic.js'] },
+    backends: ['cpu'],
+
+    async setup(lib, backend) {
+      if (backend !== 'cpu') throw new Error('synaptic runs on the cpu only, not ' + backend);
+      return 'cpu';
+    },
+
+    async parse(lib, files, manifest) {
+      const bytes = files.get(manifest.entry);
+      if (!bytes) throw new Error(manifest.entry + ' missing from the format folder');
+      let json;
+      try {
+        json = JSON.parse(new TextDecoder().decode(bytes));
+      } catch (e) {
+        throw new Error(manifest.entry + ' is not valid JSON (' + e.message + ')');
+      }
+      if (!json || !Array.isArray(json.neurons) || !Array.isArray(json.connections)) {
+        throw new Error(manifest.entry + ' has no neurons/connections arrays');
+      }
+      const softmaxOut = manifest.outputs === 'softmax';
+      return { json, softmax: softmaxOut };
+    },
+
+    async build(lib, parsed) {
+      // no checks of our own here: build times Network.fromJSON alone; a bad file surfaces as
+      // its error, named
+      let network;
+      try {
+        network = lib.Network.fromJSON(parsed.json);
+      } catch (e) {
+        throw new Error('Network.fromJSON rejected the file (' + e.message + ')');
+      }
+      return { network, softmax: parsed.softmax, inputs: network.inputs(), outputs: network.outputs() };
+    },
+
+    async predict(lib, model, input, shape) {
+      const batch = shape[0];
+      const width = input.length / batch;
+      if (width !== model.inputs) {
+        throw new Error('the network has ' + model.inputs + ' inputs, the input ' + width + ' per sample');
+      }
+      const data = new Float32Array(batch * model.outputs);
+      for (let i = 0; i < batch; i++) {
+        let out;
+        try {
+          out = model.network.activate(Array.from(input.subarray(i * width, (i + 1) * width)));
+        } catch (e) {
+          // activate() compiles the file's numbers into JS source: a non-number fails here
+          throw new Error('network.activate failed (' + e.message + ')');
+        }
+        if (model.softmax) out = softmax(out);
+        data.set(out, i * model.outputs);
+      }
+      return { data, shape: [batch, model.outputs] };
+    },
+  });
+})(typeof module !== 'undefined' ? (a) => { module.exports = a; }
+  : (a) => { (self.browserdlAdapters = self.browserdlAdapters || {})[a.name] = a; });
