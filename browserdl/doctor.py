@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -213,6 +214,11 @@ def diagnose() -> list[Check]:
     checks += [_npm(name) for name in NPM_PACKAGES]
     checks.append(Check("mind", True, "not installed (not on the npm registry)",
                         "optional: pass `--lib mind=PATH` to a Mind checkout"))
+    emcc = shutil.which("em++")
+    checks.append(Check("emscripten (webdnn-webassembly)", True,
+                        emcc or "not installed: webdnn-webassembly is n/a",
+                        "" if emcc else "optional: `make setup` as root, or apt-get install "
+                        "emscripten libeigen3-dev"))
     try:
         executable = find_chromium()
         if executable is None:
