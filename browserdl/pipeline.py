@@ -31,7 +31,7 @@ from browserdl.reports.store import Store
 from browserdl.workspace import Workspace
 
 # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; give them room.
-console = Console() if sys.stdout.isatty() else Console(width=160)
+console = Console() if sys.stdout.isatty() else Console(width=200)
 err_console = Console(stderr=True)
 
 

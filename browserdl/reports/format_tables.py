@@ -58,23 +58,22 @@ def _sizes(store: Store) -> dict[tuple[str, str], dict[str, float]]:
 
 
 def table3(store: Store) -> Table | None:
-    """The paper's Table 3: depth × width × format, model file size (MB, as the paper prints)."""
+    """The paper's Table 3, one row per format (14 formats don't fit as columns): model file
+    size in MB for each depth × width of the DNN grid present."""
     sizes = _sizes(store)
     grid = sorted({(int(m[1]), int(m[2]), model) for model, _ in sizes
                    if (m := _DNN.fullmatch(model))})
     if not grid:
         return None
-    formats = sorted({f for _, f in sizes})
-    table = Table(title="Table 3: size of model files (MB, 10^6 bytes, every file a loader fetches)",
-                  title_justify="left")
-    table.add_column("depth", justify="right")
-    table.add_column("width", justify="right")
-    for f in formats:
-        table.add_column(f, justify="right")
-    for depth, width, model in grid:
-        cells = [f"{sizes[(model, f)]['size_raw'] / 1e6:.2f}" if (model, f) in sizes else "—"
-                 for f in formats]
-        table.add_row(str(depth), str(width), *cells)
+    table = Table(title="Table 3: size of model files (MB = 10^6 bytes, every file a loader "
+                  "fetches), DNN depth × width", title_justify="left")
+    table.add_column("format")
+    for depth, width, _ in grid:
+        table.add_column(f"{depth}×{width}", justify="right")
+    for fmt in sorted({f for _, f in sizes}):
+        cells = [f"{sizes[(model, fmt)]['size_raw'] / 1e6:.2f}" if (model, fmt) in sizes else "—"
+                 for _, _, model in grid]
+        table.add_row(fmt, *cells)
     return table
 
 

@@ -67,7 +67,8 @@ def models_table(store: Store, ids: list[str] | None = None) -> Table:
 
 def native_table(store: Store) -> Table | None:
     """Native phase medians (p10–p90) per model; None when nothing native is stored."""
-    summaries = {g: s for g, s in phase_summaries(store.rows()).items() if g[2] == "native"}
+    summaries = {g: s for g, s in phase_summaries(store.rows()).items()
+                 if g[2] == "native" and g[4].startswith("call=")}  # not the file sizes
     if not summaries:
         return None
     table = Table(
@@ -81,7 +82,7 @@ def native_table(store: Store) -> Table | None:
         table.add_column(label, justify="right", no_wrap=True)
     for (model, _, _, _, setting), phases in sorted(summaries.items()):
         fields = dict(p.split("=", 1) for p in setting.split(",") if "=" in p)
-        call = f"{fields.get('call', '?')} · batch {fields.get('batch', '?')}"
+        call = f"{fields.get('call', '?')}, b{fields.get('batch', '?')}"
         trials = phases["load"][0].n if "load" in phases else 0
         cells = [fmt_summary(*phases[name], spread=spread) if name in phases else "—"
                  for name, _, spread in NATIVE_PHASES]
