@@ -55,15 +55,16 @@ def _main(
     _state["workspace"] = workspace
 
 
-def _weights(pairs: list[str] | None) -> dict[str, Path]:
-    weights = {}
+def _name_paths(pairs: list[str] | None, option: str, example: str) -> dict[str, Path]:
+    """Parse repeated NAME=PATH options, refusing a missing file in one line."""
+    parsed = {}
     for pair in pairs or []:
         name, sep, path = pair.partition("=")
         if not sep or not Path(path).is_file():
-            raise UserError(f"--weights {pair}: expected ID=PATH to an existing weights file, "
-                            "e.g. --weights mobilenetv2=mobilenet_v2.h5")
-        weights[name] = Path(path)
-    return weights
+            raise UserError(f"{option} {pair}: expected NAME=PATH to an existing file, e.g. "
+                            f"{option} {example}")
+        parsed[name] = Path(path)
+    return parsed
 
 
 @app.command()
@@ -76,7 +77,8 @@ def train(
 ) -> None:
     """Train the reference models (batch 64): workspace/models/<id>/model.h5 + meta.json."""
     specs = select(preset, models)
-    options = TrainOptions(epochs=epochs, force=force, mnist=mnist, weights=_weights(weights))
+    options = TrainOptions(epochs=epochs, force=force, mnist=mnist,
+                           weights=_name_paths(weights, "--weights", "mobilenetv2=weights.h5"))
     ws = _ws()
     pipeline.train(ws, specs, options)
     pipeline.print_models(ws, [s.id for s in specs])
@@ -90,17 +92,6 @@ Libs = Annotated[list[str] | None, typer.Option(
     "--lib", help="NAME=PATH: a runtime library that is not on npm, e.g. mind=mind.js.")]
 
 
-def _libraries(pairs: list[str] | None) -> dict[str, Path]:
-    libraries = {}
-    for pair in pairs or []:
-        name, sep, path = pair.partition("=")
-        if not sep or not Path(path).is_file():
-            raise UserError(f"--lib {pair}: expected NAME=PATH to an existing JavaScript file, "
-                            "e.g. --lib mind=./mind/index.js")
-        libraries[name] = Path(path)
-    return libraries
-
-
 @convert_app.command("all-formats")
 def convert_all(models: Models = None, formats: Formats = None, verify: Verify = True,
                 force: Force = False, lib: Libs = None) -> None:
@@ -108,7 +99,7 @@ def convert_all(models: Models = None, formats: Formats = None, verify: Verify =
     ws = _ws()
     names = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     if pipeline.convert(ws, pipeline.trained_selection(ws, models), lookup(names), verify, force,
-                        _libraries(lib)):
+                        _name_paths(lib, "--lib", "mind=./mind/index.js")):
         raise typer.Exit(1)
 
 
@@ -117,7 +108,7 @@ def _convert_one(name: str):  # -> a Typer command converting into format `name`
                 verify: Verify = True, force: Force = False, lib: Libs = None) -> None:
         ws = _ws()
         if pipeline.convert(ws, pipeline.trained_selection(ws, model), lookup([name]), verify,
-                            force, _libraries(lib)):
+                            force, _name_paths(lib, "--lib", "mind=./mind/index.js")):
             raise typer.Exit(1)
 
     command.__doc__ = f"Convert one model into {name}."

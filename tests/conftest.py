@@ -44,3 +44,21 @@ def workspace_copy(trained: Path, tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
     shutil.copytree(trained, ws)
     return ws
+
+
+def train_workspace(factory: pytest.TempPathFactory, name: str, models: tuple[str, ...]):
+    """A fresh workspace (for one test module) with these models trained."""
+    from browserdl.workspace import Workspace
+
+    root = factory.mktemp(name)
+    ran = run_cli(root, "train", "--models", ",".join(models))
+    assert ran.code == 0, ran.err
+    return Workspace.open(root)
+
+
+def convert_one(ws, model_id: str, fmt):
+    """Convert one trained model into `fmt` (reusing an up-to-date conversion)."""
+    from browserdl.converter.convert import convert, read_source
+
+    source, digest = read_source(ws, model_id)
+    return convert(ws, source, fmt, digest)

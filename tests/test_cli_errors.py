@@ -21,7 +21,7 @@ def _one_line_error(ran, *fragments):
     (["report"], ["no results"]),
     (["export"], ["no results store"]),
     (["export", "--format", "xml"], ["--format xml"]),
-    (["train", "--weights", "mobilenetv2"], ["expected ID=PATH"]),
+    (["train", "--weights", "mobilenetv2"], ["expected NAME=PATH"]),
 ])
 def test_bad_input_gives_one_line(tmp_path, args, fragments):
     _one_line_error(run_cli(tmp_path / "ws", *args), *fragments)

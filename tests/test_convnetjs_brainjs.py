@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import convert_one, train_workspace
 
 from browserdl.converter import FORMATS, brainjs
-from browserdl.converter.convert import Outcome, convert, read_source
+from browserdl.converter.convert import convert, read_source
 from browserdl.converter.source import SourceModel
 from browserdl.loaders.parity import BOUNDS, compare, reference, verify
 from browserdl.loaders.session import BrowserSession
@@ -50,15 +50,7 @@ BRAINJS_NETS = {"dnn-d2-w16": ([16, 16], "relu", 20), "dnn-d1-w16-tanh": ([16], 
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root = tmp_path_factory.mktemp("convnetjs-brainjs")
-    ran = run_cli(root, "train", "--models", ",".join(MODELS))
-    assert ran.code == 0, ran.err
-    return Workspace.open(root)
-
-
-def _convert(ws: Workspace, model_id: str, fmt: Any) -> Outcome:
-    source, digest = read_source(ws, model_id)
-    return convert(ws, source, fmt, digest)
+    return train_workspace(tmp_path_factory, "convnetjs-brainjs", MODELS)
 
 
 def _node(script: str) -> str:
@@ -118,7 +110,7 @@ def _rewrites_identically(library: str, text_path: Path) -> None:
     (BRAINJS, "dnn-d2-w16"), (BRAINJS, "dnn-d1-w16-tanh"),
 ], ids=lambda v: getattr(v, "name", v))
 def test_round_trip_within_parity(ws: Workspace, fmt: Any, model_id: str) -> None:
-    outcome = _convert(ws, model_id, fmt)
+    outcome = convert_one(ws, model_id, fmt)
     assert outcome.manifest is not None and outcome.refused is None
     assert [f.name for f in outcome.manifest.files] == ["model.json"]
     parity = verify(ws, fmt, outcome.folder)
@@ -131,7 +123,7 @@ def test_round_trip_within_parity(ws: Workspace, fmt: Any, model_id: str) -> Non
 
 def test_both_adapters_run_in_chromium(ws: Workspace) -> None:
     cases = [(CONVNETJS, "cnn-l8-w20"), (BRAINJS, "dnn-d2-w16")]
-    folders = [_convert(ws, m, fmt).folder for fmt, m in cases]
+    folders = [convert_one(ws, m, fmt).folder for fmt, m in cases]
     with BrowserSession(ws) as session:
         for (fmt, model_id), folder in zip(cases, folders, strict=True):
             ref = reference(ws, model_id)
@@ -148,7 +140,7 @@ def test_both_adapters_run_in_chromium(ws: Workspace) -> None:
 
 @pytest.mark.parametrize("model_id", list(CONVNETJS_DEFS))
 def test_convnetjs_file_is_what_convnetjs_writes(ws: Workspace, model_id: str) -> None:
-    path = _convert(ws, model_id, CONVNETJS).folder / "model.json"
+    path = convert_one(ws, model_id, CONVNETJS).folder / "model.json"
     theirs = json.loads(_node(
         "const c = require('convnetjs'); const net = new c.Net();"
         f"net.makeLayers({json.dumps(CONVNETJS_DEFS[model_id])});"
@@ -160,7 +152,8 @@ def test_convnetjs_file_is_what_convnetjs_writes(ws: Workspace, model_id: str) -
 
 def test_convnetjs_weights_are_the_keras_floats_exactly(ws: Workspace) -> None:
     source, _ = read_source(ws, "cnn-l8-w20")
-    layers = json.loads((_convert(ws, "cnn-l8-w20", CONVNETJS).folder / "model.json").read_text())["layers"]
+    folder = convert_one(ws, "cnn-l8-w20", CONVNETJS).folder
+    layers = json.loads((folder / "model.json").read_text())["layers"]
     conv = next(layer for layer in layers if layer["layer_type"] == "conv")
     kernel = source.layers[0].weights["kernel"]  # (5, 5, 1, 5)
     for d, vol in enumerate(conv["filters"]):
@@ -174,7 +167,7 @@ def test_convnetjs_weights_are_the_keras_floats_exactly(ws: Workspace) -> None:
 
 @pytest.mark.parametrize("model_id", list(BRAINJS_NETS))
 def test_brainjs_file_is_what_brainjs_writes(ws: Workspace, model_id: str) -> None:
-    path = _convert(ws, model_id, BRAINJS).folder / "model.json"
+    path = convert_one(ws, model_id, BRAINJS).folder / "model.json"
     hidden, activation, outputs = BRAINJS_NETS[model_id]
     theirs = json.loads(_node(
         "const b = require('brain.js');"
@@ -261,7 +254,7 @@ def test_unsupported_models_are_refused_precisely(ws: Workspace) -> None:
         "brainjs-activation", "brainjs-bias"])
 def test_bad_files_fail_parity_with_a_clear_message(ws: Workspace, fmt: Any, model_id: str,
                                                      damage: Any, message: str) -> None:
-    good = _convert(ws, model_id, fmt).folder
+    good = convert_one(ws, model_id, fmt).folder
     bad = good.with_name(f"{fmt.name}-damaged")
     shutil.rmtree(bad, ignore_errors=True)
     shutil.copytree(good, bad)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import train_workspace
 
 from browserdl.converter import FORMATS
 from browserdl.converter.base import Unsupported
@@ -34,10 +34,7 @@ FMT = FORMATS["kerasjs"]
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root = tmp_path_factory.mktemp("kerasjs")
-    ran = run_cli(root, "train", "--models", ",".join(MODELS))
-    assert ran.code == 0, ran.err
-    return Workspace.open(root)
+    return train_workspace(tmp_path_factory, "kerasjs", MODELS)
 
 
 @pytest.fixture(scope="module")

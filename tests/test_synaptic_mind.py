@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import convert_one, train_workspace
 
 from browserdl.converter import FORMATS
 from browserdl.converter.base import Manifest, Unsupported
-from browserdl.converter.convert import Outcome, convert, read_source
+from browserdl.converter.convert import read_source
 from browserdl.loaders.parity import verify
 from browserdl.workspace import Workspace, node_modules
 
@@ -27,15 +27,7 @@ SYNAPTIC, MIND = FORMATS["synaptic"], FORMATS["mind"]
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root = tmp_path_factory.mktemp("synaptic-mind")
-    ran = run_cli(root, "train", "--models", ",".join(MODELS))
-    assert ran.code == 0, ran.err
-    return Workspace.open(root)
-
-
-def _convert(ws: Workspace, model_id: str, fmt: Any) -> Outcome:
-    source, digest = read_source(ws, model_id)
-    return convert(ws, source, fmt, digest)
+    return train_workspace(tmp_path_factory, "synaptic-mind", MODELS)
 
 
 def _node(script: str, stdin: str = "") -> str:
@@ -61,7 +53,7 @@ def _shape(value: Any) -> Any:
 
 @pytest.mark.parametrize("model_id", ["dnn-d1-w64", "dnn-d1-w64-tanh"])
 def test_synaptic_round_trip_within_parity(ws: Workspace, model_id: str) -> None:
-    outcome = _convert(ws, model_id, SYNAPTIC)
+    outcome = convert_one(ws, model_id, SYNAPTIC)
     assert outcome.manifest is not None
     parity = verify(ws, SYNAPTIC, outcome.folder)
     assert parity.ok, parity.label
@@ -73,7 +65,7 @@ def test_synaptic_round_trip_within_parity(ws: Workspace, model_id: str) -> None
 def test_synaptic_file_is_what_synaptic_writes(ws: Workspace) -> None:
     """Same keys, nesting and JS types as synaptic's own toJSON() for a net of the same shape;
     and synaptic, loading our file, writes it back byte for byte."""
-    folder = _convert(ws, "dnn-d1-w64", SYNAPTIC).folder
+    folder = convert_one(ws, "dnn-d1-w64", SYNAPTIC).folder
     text = (folder / "network.json").read_text()
     ours = json.loads(text)
     theirs = json.loads(_node(
@@ -112,7 +104,7 @@ def test_synaptic_file_is_what_synaptic_writes(ws: Workspace) -> None:
 ], ids=["truncated", "bad-neuron-index", "weight-not-a-number", "squash-changed"])
 def test_synaptic_bad_file_fails_parity_clearly(ws: Workspace, tmp_path: Path, edit: Any,
                                                 message: str) -> None:
-    good = _convert(ws, "dnn-d1-w64", SYNAPTIC).folder
+    good = convert_one(ws, "dnn-d1-w64", SYNAPTIC).folder
     bad = good.parent / f"synaptic-{tmp_path.name}"
     shutil.copytree(good, bad)
     try:
@@ -132,7 +124,7 @@ def test_synaptic_bad_file_fails_parity_clearly(ws: Workspace, tmp_path: Path, e
 def test_mind_file_is_what_mind_downloads(ws: Workspace) -> None:
     """Mind 1.0.1's download(): an array of node-matrix objects — rows under "0".."R-1", then
     numRows, numCols, dimensions (so JSON.stringify writes a mind-xor-like plugin file)."""
-    outcome = _convert(ws, "dnn-d2-w16-tanh", MIND)
+    outcome = convert_one(ws, "dnn-d2-w16-tanh", MIND)
     assert outcome.manifest is not None
     text = (outcome.folder / "mind.json").read_text()
     matrices = json.loads(text)
@@ -153,7 +145,7 @@ def test_mind_file_is_what_mind_downloads(ws: Workspace) -> None:
 
 
 def test_mind_parity_needs_the_users_library(ws: Workspace) -> None:
-    folder = _convert(ws, "dnn-d1-w64-tanh", MIND).folder
+    folder = convert_one(ws, "dnn-d1-w64-tanh", MIND).folder
     parity = verify(ws, MIND, folder)
     assert parity.status == "not installed" and parity.label == "runtime not installed"
     library = os.environ.get("BROWSERDL_MIND_LIB")
@@ -175,7 +167,7 @@ def test_mind_parity_needs_the_users_library(ws: Workspace) -> None:
 ])
 def test_unsupported_models_are_refused_precisely(ws: Workspace, fmt: Any, model_id: str,
                                                   reason: str) -> None:
-    outcome = _convert(ws, model_id, fmt)
+    outcome = convert_one(ws, model_id, fmt)
     assert outcome.refused == reason
     assert outcome.manifest is None and not outcome.folder.exists()
     assert not list(outcome.folder.parent.glob(f".{fmt.name}*"))  # no scratch left behind
