@@ -13,8 +13,11 @@ from browserdl import pipeline
 from browserdl.converter import FORMATS
 from browserdl.converter.convert import lookup
 from browserdl.errors import UserError
+from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.native import NativeOptions
 from browserdl.loaders.native_worker import CALLS
+from browserdl.loaders.runtimes import RUNTIMES
+from browserdl.loaders.sweep import SweepSummary
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import PRESETS, select
 from browserdl.reports import export as exporter
@@ -125,30 +128,63 @@ def measure_sizes() -> None:
     pipeline.sizes(_ws())
 
 
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
 @measure_app.command("loading")
 def measure_loading(
     models: Models = None,
-    runtimes: Annotated[str, typer.Option(help="Comma-separated; here: native.")] = "native",
-    trials: Annotated[int, typer.Option(min=1, help="Cold trials per model.")] = 5,
+    runtimes: Annotated[str, typer.Option(
+        help=f"Comma-separated, or all: {', '.join(RUNTIMES)}.")] = "all",
+    backends: Annotated[str | None, typer.Option(
+        help="Only these backends, e.g. cpu,webgl (default: every one a runtime has).")] = None,
+    formats: Formats = None,
+    trials: Annotated[int, typer.Option(min=1, help="Cold trials per model and runtime.")] = 5,
     runs: Annotated[int, typer.Option(min=1, help="Steady-state single-sample runs.")] = 50,
-    batch: Annotated[int, typer.Option(min=1, help="Batch size of batch inference.")] = 32,
+    cache: Annotated[str, typer.Option(
+        help="cold: a fresh browser context per trial; warm: a second load in one context.")] = "cold",
+    batch: Annotated[int, typer.Option(min=1, help="Native batch size (the browser uses the "
+                                       "parity batch: 32 inputs).")] = 32,
     call: Annotated[str, typer.Option(
-        help="Timed call: direct = model(x, training=False) (fast), or predict.")] = "direct",
-    timeout: Annotated[float, typer.Option(help="Seconds before a trial counts as hung.")] = 600,
+        help="Native timed call: direct = model(x, training=False) (fast), or predict.")] = "direct",
+    timeout: Annotated[float, typer.Option(help="Seconds before a trial counts as hung.")] = 120,
+    browser: Annotated[Path | None, typer.Option(
+        help="A Chromium/Chrome executable (default: the one set-up found).")] = None,
+    browser_endpoint: Annotated[str | None, typer.Option(
+        help="A browser elsewhere: ws://… of a Playwright server, or http://host:port / ws://…"
+             "/devtools/browser/… of Chrome's remote debugging (CDP).")] = None,
+    serve_host: Annotated[str, typer.Option(
+        help="Address the model server listens on; another machine's browser needs one it "
+             "can reach.")] = "127.0.0.1",
+    lib: Libs = None,
     force: Force = False,
 ) -> None:
-    """Time load, warm-up, inference and batch inference per cold trial (fresh process each)."""
-    wanted = [r.strip() for r in runtimes.split(",") if r.strip()]
-    unknown = [r for r in wanted if r != "native"]
+    """Time every phase of every converted model natively and in headless Chromium."""
+    wanted = list(RUNTIMES) if runtimes == "all" else _split(runtimes) or []
+    unknown = [r for r in wanted if r not in RUNTIMES]
     if unknown:
-        raise UserError(f"runtime(s) {', '.join(unknown)} not available yet: the browser "
-                        "runtimes arrive with the loaders issue; use --runtimes native")
+        raise UserError(f"unknown runtime(s) {', '.join(unknown)}: choose from "
+                        f"{', '.join(RUNTIMES)} or all")
     if call not in CALLS:
         raise UserError(f"--call {call}: choose one of {', '.join(CALLS)}")
+    if cache not in ("cold", "warm"):
+        raise UserError(f"--cache {cache}: choose cold or warm")
+    if browser is not None and not browser.is_file():
+        raise UserError(f"--browser {browser}: no such executable; give the path of a Chromium "
+                        "or Chrome binary")
     ws = _ws()
     chosen = pipeline.trained_selection(ws, models)
-    summary = pipeline.measure_native(
-        ws, chosen, trials, NativeOptions(runs, batch, call, timeout), force)
+    summary = SweepSummary()
+    if "native" in wanted:
+        summary += pipeline.measure_native(ws, chosen, trials,
+                                           NativeOptions(runs, batch, call, timeout), force)
+    browser_runtimes = [r for r in wanted if r != "native"]
+    if browser_runtimes:
+        summary += pipeline.measure_browser(
+            ws, chosen, browser_runtimes, _split(backends), _split(formats), trials,
+            BrowserOptions(runs, cache, timeout), force,
+            _name_paths(lib, "--lib", "mind=./mind/index.js"), browser, browser_endpoint, serve_host)
     pipeline.print_report(ws)
     pipeline.finish(summary)
 

@@ -22,11 +22,12 @@ from rich.progress import (
 from browserdl import conversion
 from browserdl.converter.base import Format
 from browserdl.errors import UserError
-from browserdl.loaders import native
+from browserdl.loaders import browser_runner, native
+from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
-from browserdl.reports import format_tables, tables
+from browserdl.reports import format_tables, loading_tables, tables
 from browserdl.reports.store import Store
 from browserdl.workspace import Workspace
 
@@ -114,6 +115,30 @@ def measure_native(ws: Workspace, models: list[str], trials: int, options: nativ
                          store, progress, force=force, label="native")
 
 
+def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
+                    formats: list[str] | None, trials: int, options: BrowserOptions, force: bool,
+                    libraries: dict[str, Path], executable: Path | None = None,
+                    endpoint: str | None = None, serve_host: str = "127.0.0.1") -> SweepSummary:
+    combos, skipped = browser_runner.plan(ws, models, runtimes, backends, formats, libraries)
+    for reason in skipped:
+        err_console.print(f"[dim]not timed: {reason}[/]", highlight=False, soft_wrap=True)
+    if not combos:
+        err_console.print("nothing to time in the browser: no converted model for these runtimes "
+                          "(run `browserdl convert all-formats`)")
+        return SweepSummary()
+    keys = browser_runner.keys(combos, trials, options)
+    with Store(ws.store_path) as store:
+        if not force and all(store.has_ok(k) for k in keys):
+            return SweepSummary(skipped=len(keys))  # no need to start a browser
+    from browserdl.loaders.session import BrowserSession
+
+    with progress_bar() as progress, Store(ws.store_path) as store, BrowserSession(
+        ws, executable, libraries, endpoint, serve_host
+    ) as session:
+        return run_sweep(keys, browser_runner.runner(ws, session, options, libraries), store,
+                         progress, force=force, label="browser")
+
+
 def finish(summary: SweepSummary, failed_before: int = 0) -> None:
     """Say what the sweep did; one line per failed trial; exit 1 when anything failed."""
     err_console.print(f"{summary.measured} trials measured, {summary.skipped} already stored, "
@@ -139,6 +164,7 @@ def print_report(ws: Workspace) -> None:
         console.print(tables.models_table(store))
         for table in (format_tables.conversions_table(store), format_tables.table3(store),
                       format_tables.encoding_ratios(store), tables.native_table(store),
+                      loading_tables.browser_table(store), loading_tables.ratio_table(store),
                       tables.failures_table(store)):
             if table is not None:
                 console.print(table)

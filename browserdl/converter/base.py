@@ -42,6 +42,12 @@ class Format:
     entry: str  # the file a loader starts from
     precision: str = "float32"  # float16 / uint8 for quantized formats: looser parity bounds
     backend: str = "cpu"  # the backend its parity check runs on (e.g. webdnn-webgl: webgl)
+    pinned: bool = False  # compiled for `backend` alone (WebDNN); else any of the runtime's
+    variant: bool = False  # an encoding variant (quantized): timed only when asked for by name
+
+    def backends(self, runtime_backends: tuple[str, ...]) -> tuple[str, ...]:
+        """The backends this format can be timed on."""
+        return (self.backend,) if self.pinned else runtime_backends
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def _write(source: SourceModel, out_dir: Path, quantize: str | None = None) -> l
 FORMATS = [
     Format("tfjs-layers", "tfjs", LIBRARY, _write, entry="model.json"),
     Format("tfjs-layers-f16", "tfjs", LIBRARY, partial(_write, quantize="float16"),
-           entry="model.json", precision="float16"),
+           entry="model.json", precision="float16", variant=True),
     Format("tfjs-layers-u8", "tfjs", LIBRARY, partial(_write, quantize="uint8"),
-           entry="model.json", precision="uint8"),
+           entry="model.json", precision="uint8", variant=True),
 ]

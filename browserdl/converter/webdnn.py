@@ -252,7 +252,8 @@ def _format(backend: str, encoding: str = "raw") -> Format:
     suffix = "-8bit" if encoding == "eightbit" else ""
     return Format(f"webdnn-{backend}{suffix}", "webdnn", LIBRARY,
                   partial(_write, backend=backend, encoding=encoding), entry=entry,
-                  precision="uint8" if encoding == "eightbit" else "float32", backend=backend)
+                  precision="uint8" if encoding == "eightbit" else "float32", backend=backend,
+                  pinned=True, variant=encoding == "eightbit")
 
 
 FORMATS = [_format("fallback"), _format("webgl"), _format("webassembly"),

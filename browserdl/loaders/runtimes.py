@@ -19,6 +19,7 @@ class Runtime:
     backends: tuple[str, ...]
     in_node: bool  # parity runs in Node; otherwise in headless Chromium
     needs_user_library: bool = False  # not on the npm registry: `--lib NAME=PATH`
+    package: str = ""  # the npm package whose version is recorded with every trial
 
     @property
     def adapter(self) -> Path:
@@ -29,12 +30,12 @@ RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
         Runtime("native", ("cpu",), in_node=False),
-        Runtime("tfjs", ("cpu", "wasm", "webgl", "webgpu"), in_node=True),
-        Runtime("kerasjs", ("cpu", "gpu"), in_node=False),
-        Runtime("webdnn", ("fallback", "webassembly", "webgl"), in_node=False),
-        Runtime("convnetjs", ("cpu",), in_node=True),
-        Runtime("brainjs", ("cpu",), in_node=True),
-        Runtime("synaptic", ("cpu",), in_node=True),
+        Runtime("tfjs", ("cpu", "wasm", "webgl", "webgpu"), in_node=True, package="@tensorflow/tfjs"),
+        Runtime("kerasjs", ("cpu", "gpu"), in_node=False, package="keras-js"),
+        Runtime("webdnn", ("fallback", "webassembly", "webgl"), in_node=False, package="webdnn"),
+        Runtime("convnetjs", ("cpu",), in_node=True, package="convnetjs"),
+        Runtime("brainjs", ("cpu",), in_node=True, package="brain.js"),
+        Runtime("synaptic", ("cpu",), in_node=True, package="synaptic"),
         Runtime("mind", ("cpu",), in_node=True, needs_user_library=True),
     )
 }

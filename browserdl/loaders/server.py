@@ -145,12 +145,14 @@ class _Server(ThreadingHTTPServer):
 
 class LoopbackServer:
     """Serves folders under URL prefixes on 127.0.0.1 at a free port, in a daemon thread.
+    `host` opens it to a browser on another machine (a phone over `adb reverse` needs none).
 
     with LoopbackServer({"/node_modules/": path}) as server:
         page.goto(server.url + "/")
     """
 
-    def __init__(self, mounts: dict[str, Path | str] | None = None) -> None:
+    def __init__(self, mounts: dict[str, Path | str] | None = None, host: str = HOST) -> None:
+        self.host = host
         self.mounts: dict[str, Path] = {}
         for prefix, folder in (mounts or {}).items():
             key = "/" + prefix.strip("/") + "/"
@@ -167,11 +169,11 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         """The origin, e.g. "http://127.0.0.1:41234" (no trailing slash)."""
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> LoopbackServer:
         handler = type("Handler", (_Handler,), {"mounts": dict(self.mounts)})
-        self._server = _Server((HOST, 0), handler)
+        self._server = _Server((self.host, 0), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="browserdl-server", daemon=True
         )

@@ -21,6 +21,10 @@ class SweepSummary:
     skipped: int = 0
     failed: list[tuple[TrialKey, str]] = field(default_factory=list)
 
+    def __add__(self, other: SweepSummary) -> SweepSummary:
+        return SweepSummary(self.measured + other.measured, self.skipped + other.skipped,
+                            self.failed + other.failed)
+
 
 def run_sweep(
     keys: list[TrialKey], runner: Runner, store: Store, progress: Progress, force: bool = False,

@@ -223,7 +223,7 @@ class Store:
             cursor = self.db.execute(
                 "SELECT t.model, t.format, t.runtime, t.backend, t.setting, "
                 "COALESCE(p.phase, '') AS phase, t.trial, p.value, p.unit, t.ok, t.error, "
-                "t.env_id, p.samples, t.wall_s, t.recorded "
+                "t.env_id, p.samples, t.wall_s, t.recorded, t.detail "
                 "FROM trials t LEFT JOIN phases p ON p.trial_id = t.id "
                 "ORDER BY t.model, t.format, t.runtime, t.backend, t.setting, t.trial, p.phase"
             )
@@ -231,6 +231,7 @@ class Store:
                 record = dict(row)
                 record["ok"] = bool(record["ok"])
                 record["samples"] = json.loads(record["samples"]) if record["samples"] else None
+                record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
                 yield record
         finally:
             self.db.row_factory = None

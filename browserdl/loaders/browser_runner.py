@@ -1,0 +1,120 @@
+"""Browser timing: each cold trial in a fresh context of headless Chromium, timed in the page."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from browserdl.converter import FORMATS
+from browserdl.converter.base import Format
+from browserdl.loaders.parity import BOUNDS, compare, reference
+from browserdl.loaders.runtimes import RUNTIMES, Runtime
+from browserdl.loaders.session import BrowserSession
+from browserdl.reports.store import Phase, TrialKey, TrialResult
+from browserdl.workspace import Workspace, node_modules
+
+# As the TF.js benchmark page: cold trials, 1 warm-up, then 50 steady-state runs.
+DEFAULT_RUNS = 50
+BATCH_RUNS = 5
+TIMED_PHASES = ("library", "download", "parse", "build", "warmup", "batch_warmup")
+
+
+@dataclass
+class BrowserOptions:
+    runs: int = DEFAULT_RUNS
+    cache: str = "cold"  # cold: a fresh context per trial; warm: the second load in one context
+    timeout_s: float = 120.0
+
+
+def setting(options: BrowserOptions) -> str:
+    return f"cache={options.cache}"
+
+
+def plan(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
+         formats: list[str] | None, libraries: dict[str, Any]) -> tuple[list[tuple], list[str]]:
+    """(model, format, runtime, backend) to time, and what was left out and why.
+
+    Quantized variants are timed only when named in `formats`; a runtime whose library is not
+    on npm needs `--lib`.
+    """
+    combos, skipped = [], []
+    for model in models:
+        for folder in sorted((ws.formats / model).glob("*/manifest.json")):
+            fmt = FORMATS.get(folder.parent.name)
+            if fmt is None or fmt.runtime == "native" or fmt.runtime not in runtimes:
+                continue
+            if formats is not None and fmt.name not in formats:
+                continue
+            if formats is None and fmt.variant:
+                continue
+            runtime = RUNTIMES[fmt.runtime]
+            if runtime.needs_user_library and runtime.name not in libraries:
+                skipped.append(f"{model} {fmt.name}: {runtime.name} is not on npm (--lib "
+                               f"{runtime.name}=PATH)")
+                continue
+            for backend in fmt.backends(runtime.backends):
+                if backends is None or backend in backends:
+                    combos.append((model, fmt.name, runtime.name, backend))
+    return combos, skipped
+
+
+def keys(combos: list[tuple], trials: int, options: BrowserOptions) -> list[TrialKey]:
+    return [TrialKey(m, f, r, b, setting(options), t) for m, f, r, b in combos for t in range(trials)]
+
+
+def library_version(runtime: Runtime, libraries: dict[str, Any]) -> str:
+    if runtime.name in libraries:
+        return f"user library {libraries[runtime.name]}"
+    try:
+        manifest = json.loads((node_modules() / runtime.package / "package.json").read_text())
+        return f"{runtime.package}@{manifest['version']}"
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
+def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
+           libraries: dict[str, Any]):  # -> sweep.Runner
+    def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
+        fmt: Format = FORMATS[key.format]
+        ref = reference(ws, key.model)
+        env: dict[str, Any] = {**session.describe(), "runtime_library":
+                               library_version(RUNTIMES[key.runtime], libraries)}
+        request = {"adapter": key.runtime, "backend": key.backend,
+                   "formatUrl": session.url(ws.formats / key.model / key.format),
+                   "inputUrl": session.url(ref.input_path), "shape": list(ref.inputs.shape),
+                   "runs": options.runs, "batchRuns": BATCH_RUNS}
+        started = time.perf_counter()
+        try:
+            got = session.measure(request, options.timeout_s, warm=options.cache == "warm")
+        except RuntimeError as exc:
+            return TrialResult(False, error=str(exc), wall_s=time.perf_counter() - started), env
+        wall = time.perf_counter() - started
+        env.update(renderer=got["env"]["renderer"], cross_origin_isolated=got["env"]["crossOriginIsolated"],
+                   timer_resolution_ms=got["env"]["timerResolutionMs"],
+                   user_agent=got["env"]["userAgent"])
+        return _result(fmt, key, got, ref.outputs, wall), env
+
+    return run
+
+
+def _result(fmt: Format, key: TrialKey, got: dict[str, Any], expected: np.ndarray,
+            wall: float) -> TrialResult:
+    samples = got["samples"]
+    phases = [Phase(name, got["phases"][name]) for name in TIMED_PHASES]
+    phases += [Phase(name, float(np.median(values)), "ms", values) for name, values in samples.items()]
+    phases += [Phase("js_heap", got["js_heap_bytes"], "bytes"),
+               Phase("cpu_load", got["cpu_load_percent"], "%"),
+               Phase("cpu_inference", got["cpu_inference_percent"], "%")]
+    parity = compare(expected, np.asarray(got["output"], dtype=np.float32), BOUNDS[fmt.precision])
+    detail = {"backend_used": got["backend"], "max_diff": parity.max_diff,
+              "renderer": got["env"]["renderer"]}
+    error = None
+    if got["backend"] != key.backend:  # never assume the requested backend ran
+        error = f"asked for backend {key.backend}, {key.runtime} ran {got['backend']}"
+    elif not parity.ok:
+        error = f"the measured page's outputs differ from Keras: {parity.message}"
+    return TrialResult(error is None, phases, error, wall, detail)

@@ -1,0 +1,119 @@
+"""Loading and inference in the browser beside native TensorFlow: the paper's Figs. 2–4 as tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from rich.table import Table
+
+from browserdl.reports.stats import Summary, phase_summaries
+from browserdl.reports.store import Store
+from browserdl.reports.tables import fmt_summary
+
+# (phase, column, show p10–p90)
+BROWSER_PHASES = [("library", "library", False), ("download", "download", False),
+                  ("parse", "parse", False), ("build", "build", False),
+                  ("warmup", "warm-up", True), ("inference", "inference", True),
+                  ("batch_inference", "batch", True), ("js_heap", "JS heap", False),
+                  ("cpu_inference", "CPU (inf.)", False)]
+GPU_BACKENDS = {"webgl", "webgpu", "gpu"}
+# browser phase(s) ↔ the native phase that does the same work
+RATIO_PHASES = [("library", ("library",), "tf_import"),
+                ("load", ("download", "parse", "build"), "load"),
+                ("warm-up", ("warmup",), "warmup"), ("inference", ("inference",), "inference"),
+                ("batch", ("batch_inference",), "batch_inference")]
+
+
+def _renderers(store: Store) -> dict[tuple, str]:
+    out: dict[tuple, str] = {}
+    for row in store.rows():
+        if row["detail"].get("renderer"):
+            out[(row["model"], row["format"], row["runtime"], row["backend"], row["setting"])] = (
+                row["detail"]["renderer"])
+    return out
+
+
+def backend_label(backend: str, renderer: str) -> str:
+    """The backend, marked when its "GPU" is SwiftShader: a software renderer on the CPU."""
+    if backend in GPU_BACKENDS and "swiftshader" in renderer.lower():
+        return f"{backend} (software GPU)"
+    return backend
+
+
+def _runtime_label(runtime: str, backend: str, setting: str, renderer: str) -> str:
+    warm = ", warm cache" if setting == "cache=warm" else ""
+    return f"{runtime}/{backend_label(backend, renderer)}{warm}"
+
+
+def _browser_groups(store: Store) -> dict[tuple, dict[str, tuple[Summary, str]]]:
+    return {g: s for g, s in phase_summaries(store.rows()).items()
+            if g[2] != "native" and g[4].startswith("cache=")}
+
+
+def browser_table(store: Store) -> Table | None:
+    groups = _browser_groups(store)
+    if not groups:
+        return None
+    renderers = _renderers(store)
+    table = Table(title="In the browser (headless Chromium): median over trials (p10–p90 for "
+                  "the repeated phases); inference = one sample; batch = 32 inputs; CPU = the "
+                  "renderer's CPU time during inference, % of one core", title_justify="left")
+    for column in ("model", "format", "runtime/backend", "trials"):
+        table.add_column(column, no_wrap=True)
+    for _, label, _ in BROWSER_PHASES:
+        table.add_column(label, justify="right", no_wrap=True)
+    previous = None
+    for group in sorted(groups):
+        model, fmt, runtime, backend, setting = group
+        if previous is not None and model != previous:
+            table.add_section()
+        previous = model
+        phases = groups[group]
+        trials = phases["build"][0].n if "build" in phases else 0
+        cells = [fmt_summary(*phases[name], spread=spread) if name in phases else "—"
+                 for name, _, spread in BROWSER_PHASES]
+        table.add_row(model, fmt, _runtime_label(runtime, backend, setting, renderers.get(group, "")),
+                      str(trials), *cells)
+    return table
+
+
+def ratios(store: Store) -> list[dict[str, Any]]:
+    """Browser ÷ native median per phase, for every browser group whose model ran natively."""
+    summaries = phase_summaries(store.rows())
+    native: dict[str, dict[str, tuple[Summary, str]]] = defaultdict(dict)
+    for (model, _, runtime, _, setting), phases in summaries.items():
+        if runtime == "native" and setting.startswith("call="):
+            native[model] = phases
+    rows = []
+    for (model, fmt, runtime, backend, setting), phases in sorted(_browser_groups(store).items()):
+        if model not in native:
+            continue
+        row: dict[str, Any] = {"model": model, "format": fmt, "runtime": runtime,
+                               "backend": backend, "setting": setting}
+        for label, browser_parts, native_phase in RATIO_PHASES:
+            if all(p in phases for p in browser_parts) and native_phase in native[model]:
+                browser = sum(phases[p][0].median for p in browser_parts)
+                row[label] = browser / native[model][native_phase][0].median
+        rows.append(row)
+    return rows
+
+
+def ratio_table(store: Store) -> Table | None:
+    rows = ratios(store)
+    if not rows:
+        return None
+    renderers = _renderers(store)
+    table = Table(title="Browser ÷ native TensorFlow, per phase (medians; library ↔ TF import, "
+                  "load = download + parse + build ↔ load of model.h5)", title_justify="left")
+    for column in ("model", "format", "runtime/backend"):
+        table.add_column(column, no_wrap=True)
+    for label, _, _ in RATIO_PHASES:
+        table.add_column(label, justify="right")
+    for row in rows:
+        key = (row["model"], row["format"], row["runtime"], row["backend"], row["setting"])
+        cells = [f"{row[label]:.2f}×" if label in row else "—" for label, _, _ in RATIO_PHASES]
+        table.add_row(row["model"], row["format"], _runtime_label(
+            row["runtime"], row["backend"], row["setting"], renderers.get(key, "")), *cells)
+    return table
+
