@@ -219,21 +219,30 @@ def export(
         pipeline.err_console.print(f"wrote {count} records to {path}")
 
 
+# quick: minutes on 2 cores; paper: the TF.js benchmark page's 50 steady-state runs
+STUDY_RUNS = {"quick": 10, "paper": 50}
+
+
 @app.command()
 def study(
     preset: Annotated[str, typer.Option(help=f"One of: {', '.join(PRESETS)}.")] = "quick",
     models: Models = None, mnist: Mnist = None,
     trials: Annotated[int, typer.Option(min=1, help="Cold trials per measurement.")] = 3,
+    lib: Libs = None,
 ) -> None:
-    """Run every stage that exists: train, convert all-formats, sizes, measure (native), report."""
+    """The whole pipeline: train, convert all-formats, measure sizes, measure loading, report."""
     ws = _ws()
     specs = select(preset, models)
     ids = [s.id for s in specs]
+    libraries = _name_paths(lib, "--lib", "mind=./mind/index.js")
+    runs = STUDY_RUNS.get(preset, 50)
     pipeline.train(ws, specs, TrainOptions(mnist=mnist))
-    failed = pipeline.convert(ws, ids, lookup(None), verify=True, force=False, libraries={},
+    failed = pipeline.convert(ws, ids, lookup(None), verify=True, force=False, libraries=libraries,
                               show=False)
     pipeline.sizes(ws, show=False)
-    summary = pipeline.measure_native(ws, ids, trials, NativeOptions(), False)
+    summary = pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False)
+    summary += pipeline.measure_browser(ws, ids, [r for r in RUNTIMES if r != "native"], None, None,
+                                        trials, BrowserOptions(runs=runs), False, libraries)
     pipeline.print_report(ws)
     pipeline.finish(summary, failed_before=failed)
 

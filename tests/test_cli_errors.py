@@ -17,7 +17,7 @@ def _one_line_error(ran, *fragments):
     (["train", "--models", "lstm-*"], ["no model matches 'lstm-*'"]),
     (["train", "--preset", "huge"], ["unknown preset 'huge'"]),
     (["measure", "loading"], ["no trained models", "browserdl train"]),
-    (["measure", "loading", "--runtimes", "tfjs"], ["not available yet"]),
+    (["measure", "loading", "--runtimes", "onnx"], ["unknown runtime(s) onnx"]),
     (["report"], ["no results"]),
     (["export"], ["no results store"]),
     (["export", "--format", "xml"], ["--format xml"]),

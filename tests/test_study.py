@@ -3,11 +3,21 @@ from conftest import run_cli
 from browserdl.reports.store import Store
 
 
-def test_study_runs_the_stages_that_exist_and_prints_the_tables(workspace_copy):
+def test_study_runs_every_stage_and_prints_the_tables(workspace_copy):
     ran = run_cli(workspace_copy, "study", "--models", "dnn-d1-w64", "--trials", "1")
     assert ran.code == 0, ran.err
-    assert "Reference models" in ran.out and "50,890" in ran.out
-    assert "Native TensorFlow" in ran.out
+    for title in ("Reference models", "Conversions", "Table 3", "Native TensorFlow",
+                  "In the browser", "Browser ÷ native"):
+        assert title in ran.out, title
+    assert "50,890" in ran.out
     with Store(workspace_copy / "results.sqlite") as store:
-        phases = {r["phase"] for r in store.rows() if r["ok"]}
-    assert {"load", "warmup", "inference", "batch_inference"} <= phases
+        rows = [r for r in store.rows() if r["ok"]]
+        conversions = {c["format"]: c["status"] for c in store.conversions()}
+    assert conversions["tfjs-layers"] == "ok" and conversions["mind"] == "n/a"
+    assert {"native", "tfjs", "convnetjs", "kerasjs"} <= {r["runtime"] for r in rows}
+    native = {r["phase"] for r in rows if r["runtime"] == "native" and r["setting"].startswith("call=")}
+    assert {"load", "warmup", "inference", "batch_inference"} <= native
+    assert {r["phase"] for r in rows if r["setting"] == "sizes"} == {
+        "files", "size_raw", "size_gzip", "size_brotli"}
+    assert len(next(r["samples"] for r in rows if r["runtime"] == "tfjs"
+                    and r["phase"] == "inference")) == 10  # the quick preset's runs

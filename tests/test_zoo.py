@@ -53,7 +53,7 @@ def test_presets_and_selection():
         "dnn-d1-w64", "dnn-d1-w128", "dnn-d1-w256", "dnn-d1-w512",
         "dnn-d1-w64-tanh", "dnn-d1-w128-tanh", "dnn-d1-w256-tanh"}
     assert zoo.select(None, "dnn-d2-w64-tanh")[0].family.name == "dnn-tanh"
-    assert [s.id for s in zoo.select("quick", "cnn-*")] == ["cnn-l6-w200"]
+    assert [s.id for s in zoo.select("quick", "cnn-*")] == ["cnn-l6-w40"]
     assert zoo.select(None, "dnn-d3-w100")[0].fields == {"depth": 3, "width": 100}
     assert [s.id for s in zoo.select(None, None)] == zoo.PRESETS["quick"]
 

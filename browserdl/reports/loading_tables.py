@@ -14,8 +14,8 @@ from browserdl.reports.tables import fmt_summary
 # (phase, column, show p10–p90)
 BROWSER_PHASES = [("library", "library", False), ("download", "download", False),
                   ("parse", "parse", False), ("build", "build", False),
-                  ("warmup", "warm-up", True), ("inference", "inference", True),
-                  ("batch_inference", "batch", True), ("js_heap", "JS heap", False),
+                  ("warmup", "warm-up", False), ("inference", "inference", True),
+                  ("batch_inference", "batch", False), ("js_heap", "JS heap", False),
                   ("cpu_inference", "CPU (inf.)", False)]
 GPU_BACKENDS = {"webgl", "webgpu", "gpu"}
 # browser phase(s) ↔ the native phase that does the same work
@@ -56,8 +56,8 @@ def browser_table(store: Store) -> Table | None:
     if not groups:
         return None
     renderers = _renderers(store)
-    table = Table(title="In the browser (headless Chromium): median over trials (p10–p90 for "
-                  "the repeated phases); inference = one sample; batch = 32 inputs; CPU = the "
+    table = Table(title="In the browser (headless Chromium): median over trials; inference = one "
+                  "sample (p10–p90 of every run); batch = 32 inputs; ! = CV > 10 %; CPU = the "
                   "renderer's CPU time during inference, % of one core", title_justify="left")
     for column in ("model", "format", "runtime/backend", "trials"):
         table.add_column(column, no_wrap=True)

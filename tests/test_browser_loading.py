@@ -1,0 +1,165 @@
+"""measure loading in the real headless Chromium: every runtime and backend, failures, hangs,
+and a browser reached at an endpoint."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+from conftest import run_cli
+
+from browserdl.loaders.browser import LAUNCH_ARGS, find_chromium
+from browserdl.reports.store import Store
+
+pytestmark = pytest.mark.browser
+
+TIMED = {"library", "download", "parse", "build", "warmup", "inference", "batch_warmup",
+         "batch_inference"}
+RECORDED = TIMED | {"js_heap", "cpu_load", "cpu_inference"}
+# every runtime/backend a dnn-d1-w64 can run on here (Mind refuses relu)
+COMBOS = {("tfjs-layers", "tfjs", b) for b in ("cpu", "wasm", "webgl", "webgpu")} | {
+    ("kerasjs", "kerasjs", "cpu"), ("kerasjs", "kerasjs", "gpu"),
+    ("webdnn-fallback", "webdnn", "fallback"), ("webdnn-webgl", "webdnn", "webgl"),
+    ("webdnn-webassembly", "webdnn", "webassembly"),
+    ("convnetjs", "convnetjs", "cpu"), ("brainjs", "brainjs", "cpu"),
+    ("synaptic", "synaptic", "cpu")}
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory, trained):
+    ws = tmp_path_factory.mktemp("loading")
+    shutil.copytree(trained / "models", ws / "models")
+    ran = run_cli(ws, "convert", "all-formats")
+    assert ran.code == 0, ran.err
+    if not shutil.which("em++"):
+        COMBOS.discard(("webdnn-webassembly", "webdnn", "webassembly"))
+    return ws
+
+
+@pytest.fixture(scope="module")
+def swept(converted):
+    ran = run_cli(converted, "measure", "loading", "--trials", "1", "--runs", "5")
+    assert ran.code == 0, ran.err
+    with Store(converted / "results.sqlite") as store:
+        return ran, list(store.rows()), store.environments()
+
+
+def _timing_rows(rows):
+    return [r for r in rows if r["setting"].startswith("cache=")]
+
+
+def test_every_runtime_and_backend_stores_every_phase_positive(swept):
+    ran, rows, _ = swept
+    rows = _timing_rows(rows)
+    assert {(r["format"], r["runtime"], r["backend"]) for r in rows} == COMBOS
+    for combo in COMBOS:
+        phases = {r["phase"]: r for r in rows if (r["format"], r["runtime"], r["backend"]) == combo}
+        assert set(phases) == RECORDED, combo
+        assert all(phases[p]["value"] > 0 and phases[p]["unit"] == "ms" for p in TIMED), combo
+        assert len(phases["inference"]["samples"]) == 5
+        assert phases["js_heap"]["value"] > 100_000
+        for cpu in ("cpu_load", "cpu_inference"):  # % of one core: 0 … 100 × cores
+            assert 0 <= phases[cpu]["value"] <= 100 * os.cpu_count() + 5, (combo, cpu)
+    assert "In the browser" in ran.out and "software GPU" in ran.out
+    assert "Browser ÷ native" in ran.out  # native rows ran in the same sweep
+
+
+def test_isolation_timer_backend_and_outputs_are_the_ones_asked(swept):
+    _, rows, envs = swept
+    for row in _timing_rows(rows):
+        env = envs[row["env_id"]]
+        assert env["cross_origin_isolated"] is True
+        assert env["timer_resolution_ms"] <= 0.01
+        assert env["browser"].startswith("chromium") and env["runtime_library"]
+        assert row["detail"]["backend_used"] == row["backend"]  # the page said so, not us
+        assert row["detail"]["max_diff"] <= 1e-4  # the measured page computed the Keras outputs
+    tfjs = {envs[r["env_id"]]["runtime_library"] for r in rows if r["runtime"] == "tfjs"}
+    assert tfjs == {"@tensorflow/tfjs@4.22.0"}
+    webgl = next(r for r in rows if r["backend"] == "webgl")
+    assert "SwiftShader" in envs[webgl["env_id"]]["renderer"]
+
+
+def test_missing_or_corrupt_file_fails_its_trial_and_the_next_trial_runs(converted, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(converted, ws)
+    (ws / "formats" / "dnn-d1-w64" / "tfjs-layers" / "group1-shard1of1.bin").unlink()
+    (ws / "formats" / "dnn-d1-w64" / "convnetjs" / "model.json").write_text('{"layers": [')
+    ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs,convnetjs", "--backends", "cpu",
+                  "--trials", "2", "--runs", "3", "--force")
+    assert ran.code == 1 and "Traceback" not in ran.err
+    failures = [line for line in ran.err.splitlines() if line.startswith("failed")]
+    assert len(failures) == 4  # 2 trials × 2 runtimes: each trial ran and failed on its own
+    assert sum("HTTP 404" in line for line in failures) == 2
+    assert sum("not valid JSON" in line for line in failures) == 2
+    with Store(ws / "results.sqlite") as store:
+        errors = {(r["runtime"], r["trial"]): r["error"] for r in store.rows()
+                  if r["setting"] == "cache=cold" and not r["ok"]}
+    assert set(errors) == {("tfjs", 0), ("tfjs", 1), ("convnetjs", 0), ("convnetjs", 1)}
+
+
+def test_a_hanging_page_hits_the_timeout(converted, tmp_path):
+    """synaptic compiles a network's numbers into JS source: a tampered weight that is an
+    endless loop hangs the page, as a hostile or broken file would."""
+    ws = tmp_path / "ws"
+    shutil.copytree(converted, ws)
+    network = ws / "formats" / "dnn-d1-w64" / "synaptic" / "network.json"
+    text = network.read_text()
+    text = re.sub(r'"weight":[^,]+,', '"weight":"(function(){while(true){}})()",', text, count=1)
+    network.write_text(text)
+    started = time.perf_counter()
+    ran = run_cli(ws, "measure", "loading", "--runtimes", "synaptic", "--trials", "2",
+                  "--runs", "2", "--timeout", "5", "--force")
+    assert ran.code == 1
+    failures = [line for line in ran.err.splitlines() if line.startswith("failed")]
+    assert len(failures) == 2 and all("hung" in line or "timed out" in line for line in failures)
+    assert time.perf_counter() - started < 90
+
+
+def test_browser_endpoint_reaches_a_playwright_browser_server(converted, tmp_path):
+    import playwright
+
+    driver = os.path.join(os.path.dirname(playwright.__file__), "driver")
+    script = ("const pw = require(process.argv[1]);"
+              "pw.chromium.launchServer(JSON.parse(process.argv[2])).then(s => {"
+              " console.log(s.wsEndpoint()); process.stdin.on('end', () => s.close());"
+              " process.stdin.resume(); });")
+    options = {"executablePath": str(find_chromium()), "host": "127.0.0.1",
+               "args": [*LAUNCH_ARGS, "--headless=new"]}
+    server = subprocess.Popen([os.path.join(driver, "node"), "-e", script,
+                               os.path.join(driver, "package"), json.dumps(options)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        endpoint = server.stdout.readline().strip()
+        assert endpoint.startswith("ws://127.0.0.1:")
+        ws = tmp_path / "ws"
+        shutil.copytree(converted, ws)
+        ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--backends", "cpu",
+                      "--trials", "1", "--runs", "3", "--force", "--browser-endpoint", endpoint)
+        assert ran.code == 0, ran.err
+        with Store(ws / "results.sqlite") as store:
+            rows = [r for r in store.rows() if r["runtime"] == "tfjs" and r["trial"] == 0]
+            envs = store.environments()
+        assert rows and all(r["ok"] for r in rows)
+        assert envs[rows[0]["env_id"]]["browser_endpoint"] == endpoint
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+    ran = run_cli(converted, "measure", "loading", "--runtimes", "tfjs", "--browser-endpoint",
+                  "ws://127.0.0.1:9/nothing", "--force", "--trials", "1")
+    assert ran.code == 2 and "cannot connect" in ran.err and len(ran.err_lines) == 1
+
+
+def test_warm_cache_measures_a_second_load_in_the_same_context(converted, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(converted, ws)
+    ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--backends", "cpu",
+                  "--cache", "warm", "--trials", "1", "--runs", "3")
+    assert ran.code == 0, ran.err
+    assert "warm cache" in ran.out
+    with Store(ws / "results.sqlite") as store:
+        warm = {r["phase"]: r["value"] for r in store.rows() if r["setting"] == "cache=warm"}
+    assert set(warm) == RECORDED and all(warm[p] > 0 for p in TIMED)
+    assert run_cli(ws, "measure", "loading", "--cache", "hot").code == 2
