@@ -190,9 +190,17 @@ def measure_loading(
 
 
 @app.command()
-def report() -> None:
-    """Print the tables from the results store."""
-    pipeline.print_report(_ws())
+def report(
+    html: Annotated[bool, typer.Option(
+        "--html", help="Also write workspace/report/index.html (self-contained) and the plots.")] = False,
+    csv: Annotated[Path | None, typer.Option(
+        "--csv", help="Also write the raw trials and every table as CSV into this folder.")] = None,
+) -> None:
+    """The tables, plots, decision trees and findings, from the results store alone."""
+    ws = _ws()
+    pipeline.print_report(ws, csv_dir=csv)
+    if html:
+        pipeline.err_console.print(f"report: {pipeline.write_html(ws)}")
 
 
 @app.command()
@@ -230,7 +238,8 @@ def study(
     trials: Annotated[int, typer.Option(min=1, help="Cold trials per measurement.")] = 3,
     lib: Libs = None,
 ) -> None:
-    """The whole pipeline: train, convert all-formats, measure sizes, measure loading, report."""
+    """The whole pipeline: train, convert all-formats, measure sizes, measure loading, then the
+    summary tables and the HTML report."""
     ws = _ws()
     specs = select(preset, models)
     ids = [s.id for s in specs]
@@ -243,7 +252,8 @@ def study(
     summary = pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False)
     summary += pipeline.measure_browser(ws, ids, [r for r in RUNTIMES if r != "native"], None, None,
                                         trials, BrowserOptions(runs=runs), False, libraries)
-    pipeline.print_report(ws)
+    pipeline.print_report(ws, summary=True)
+    pipeline.err_console.print(f"report: {pipeline.write_html(ws)} (all tables: `browserdl report`)")
     pipeline.finish(summary, failed_before=failed)
 
 

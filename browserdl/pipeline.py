@@ -27,7 +27,7 @@ from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
-from browserdl.reports import format_tables, loading_tables, tables
+from browserdl.reports import format_tables, report, tables
 from browserdl.reports.store import Store
 from browserdl.workspace import Workspace
 
@@ -154,17 +154,22 @@ def print_models(ws: Workspace, ids: list[str]) -> None:
         console.print(tables.models_table(store, ids))
 
 
-def print_report(ws: Workspace) -> None:
+def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = False) -> None:
+    """The tables (all, or `summary` ones), and the raw trials + tables as CSV when asked."""
     if not ws.store_path.is_file():
         raise UserError(f"no results in {ws.root}; run `browserdl study` or "
                         "`browserdl train` and `browserdl measure loading` first")
     with Store(ws.store_path) as store:
         if not store.models() and not store.trial_count():
             raise UserError(f"the results store {ws.store_path} is empty; run `browserdl study`")
-        console.print(tables.models_table(store))
-        for table in (format_tables.conversions_table(store), format_tables.table3(store),
-                      format_tables.encoding_ratios(store), tables.native_table(store),
-                      loading_tables.browser_table(store), loading_tables.ratio_table(store),
-                      tables.failures_table(store)):
-            if table is not None:
-                console.print(table)
+        for table in (report.summary_tables(store) if summary else report.all_tables(store)):
+            console.print(table)
+        if csv_dir is not None:
+            written = report.write_csv(store, csv_dir)
+            err_console.print(f"wrote {len(written)} CSV files to {csv_dir}")
+
+
+def write_html(ws: Workspace) -> Path:
+    """The HTML report and its plots into workspace/report/; returns index.html's path."""
+    with Store(ws.store_path) as store:
+        return report.write_html(store, ws.report)

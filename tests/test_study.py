@@ -6,10 +6,11 @@ from browserdl.reports.store import Store
 def test_study_runs_every_stage_and_prints_the_tables(workspace_copy):
     ran = run_cli(workspace_copy, "study", "--models", "dnn-d1-w64", "--trials", "1")
     assert ran.code == 0, ran.err
-    for title in ("Reference models", "Conversions", "Table 3", "Native TensorFlow",
-                  "In the browser", "Browser ÷ native"):
+    for title in ("Table 1", "Table 3", "Fig. 4", "Browser ÷ native", "findings"):
         assert title in ran.out, title
-    assert "50,890" in ran.out
+    html = workspace_copy / "report" / "index.html"
+    assert f"report: {html}" in ran.err.replace("\n", "") and html.stat().st_size > 50_000
+    assert (workspace_copy / "report" / "figures" / "fig4-inference.png").is_file()
     with Store(workspace_copy / "results.sqlite") as store:
         rows = [r for r in store.rows() if r["ok"]]
         conversions = {c["format"]: c["status"] for c in store.conversions()}

@@ -111,7 +111,7 @@ def _result(fmt: Format, key: TrialKey, got: dict[str, Any], expected: np.ndarra
                Phase("cpu_inference", got["cpu_inference_percent"], "%")]
     parity = compare(expected, np.asarray(got["output"], dtype=np.float32), BOUNDS[fmt.precision])
     detail = {"backend_used": got["backend"], "max_diff": parity.max_diff,
-              "renderer": got["env"]["renderer"]}
+              "renderer": got["env"]["renderer"], "library_bytes": got["library_bytes"]}
     error = None
     if got["backend"] != key.backend:  # never assume the requested backend ran
         error = f"asked for backend {key.backend}, {key.runtime} ran {got['backend']}"

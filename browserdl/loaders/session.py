@@ -161,6 +161,7 @@ class BrowserSession:
                 "phases": {**loaded["phases"], **inferred["phases"]},
                 "samples": inferred["samples"],
                 "backend": loaded["backend"],
+                "library_bytes": loaded["libraryBytes"],
                 "env": loaded["env"],
                 "output": inferred["output"],
                 "cpu_load_percent": _cpu_percent(before, middle),

@@ -34,6 +34,10 @@
     const lib = self[adapter.browser.global];
     const backend = adapter.setup ? await adapter.setup(lib, opts.backend) : opts.backend;
     phases.library = now() - t;
+    // the library's own bytes (scripts, wasm), as the browser's resource timing saw them
+    const libraryBytes = performance.getEntriesByType('resource')
+      .filter((e) => e.name.includes('/node_modules/') || e.name.includes('/lib/'))
+      .reduce((n, e) => n + (e.decodedBodySize || 0), 0);
 
     t = now();
     const manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(opts.formatUrl + '/manifest.json')));
@@ -50,7 +54,7 @@
     const model = await adapter.build(lib, parsed, opts.backend);
     phases.build = now() - t;
     const input = new Float32Array(await fetchBytes(opts.inputUrl));
-    return { adapter, lib, model, backend, phases, input };
+    return { adapter, lib, model, backend, phases, input, libraryBytes };
   }
 
   async function run(opts) {
@@ -85,7 +89,8 @@
   let loaded = null;
   async function measureLoad(opts) {
     loaded = await load(opts);
-    return { phases: loaded.phases, backend: loaded.backend, env: environment() };
+    return { phases: loaded.phases, backend: loaded.backend, libraryBytes: loaded.libraryBytes,
+             env: environment() };
   }
 
   // Phase 2: warm-up (first single-sample inference), steady state, batch.

@@ -1,0 +1,213 @@
+"""The paper's figures as matplotlib plots (PNG + SVG), read from the results store only.
+
+Figs. 2–4 (loading, warm-up, inference) are grouped bars: models on the x axis, one bar per
+runtime/backend (native TensorFlow included), median height with p10–p90 whiskers over the
+trials, log time axis as in the paper. Fig. 5 does the same for the Keras applications, and a
+last figure shows the browser ÷ native ratio per phase. A figure without data is not drawn.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never needs a display
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from browserdl.models.zoo import APPLICATIONS  # names only: zoo imports TensorFlow lazily
+from browserdl.reports.loading_tables import RATIO_PHASES, backend_label, ratios
+from browserdl.reports.store import Store
+
+LOAD_PARTS = ("download", "parse", "build")  # as native `load`: the library (≈ TF import) apart
+NATIVE = "native"
+# PNG text chunks would otherwise carry matplotlib's web address into the report
+_PNG_META: dict[str, Any] = {"Software": None}
+_SVG_META: dict[str, Any] = {"Creator": None}
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    title: str
+    caption: str
+    png: Path
+    svg: Path
+
+
+# series key: (runtime, backend, setting); values per model: list of numbers
+Series = dict[tuple[str, str, str], dict[str, list[float]]]
+
+
+def _model_order(model: str) -> tuple:
+    """DNN grid first by depth then width, then CNN, RNN, the rest by name."""
+    for rank, pattern in enumerate((r"dnn-d(\d+)-w(\d+)", r"dnn-d(\d+)-w(\d+)-tanh",
+                                    r"cnn-l(\d+)-w(\d+)", r"rnn-l(\d+)-w(\d+)")):
+        match = re.fullmatch(pattern, model)
+        if match:
+            return (rank, int(match[1]), int(match[2]), model)
+    return (9, 0, 0, model)
+
+
+def _timed(setting: str) -> bool:
+    """Timing trials only: browser cache=…, native call=… (not the file-size rows)."""
+    return setting.startswith("cache=") or setting.startswith("call=")
+
+
+def _collect(store: Store) -> tuple[dict[tuple, dict[int, dict[str, Any]]], dict[tuple, str]]:
+    """(model, runtime, backend, setting) -> trial -> phase -> row; and each group's renderer."""
+    trials: dict[tuple, dict[int, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
+    renderers: dict[tuple, str] = {}
+    for row in store.rows():
+        if not row["ok"] or not row["phase"] or not _timed(row["setting"]):
+            continue
+        key = (row["model"], row["runtime"], row["backend"], row["setting"])
+        trials[key][row["trial"]][row["phase"]] = row
+        if row["detail"].get("renderer"):
+            renderers[key[1:]] = row["detail"]["renderer"]
+    return trials, renderers
+
+
+def _series(trials: dict[tuple, dict[int, dict[str, Any]]], browser_parts: tuple[str, ...],
+            native_phase: str, pool: bool = False) -> Series:
+    """Values per (runtime, backend, setting) and model: one per trial (the sum of
+    `browser_parts`), or with `pool` every raw sample of every trial."""
+    out: Series = defaultdict(lambda: defaultdict(list))
+    for (model, runtime, backend, setting), by_trial in trials.items():
+        parts = (native_phase,) if runtime == NATIVE else browser_parts
+        for phases in by_trial.values():
+            if not all(p in phases for p in parts):
+                continue
+            if pool and len(parts) == 1:
+                row = phases[parts[0]]
+                out[(runtime, backend, setting)][model] += row["samples"] or [row["value"]]
+            else:
+                out[(runtime, backend, setting)][model].append(sum(phases[p]["value"] for p in parts))
+    return out
+
+
+def _label(key: tuple[str, str, str], renderers: dict[tuple, str]) -> str:
+    runtime, backend, setting = key
+    warm = ", warm cache" if setting == "cache=warm" else ""
+    return f"{runtime}/{backend_label(backend, renderers.get(key, ''))}{warm}"
+
+
+def _series_order(key: tuple[str, str, str]) -> tuple:
+    return (key[0] == NATIVE, key)  # native last, beside the browser bars it is compared with
+
+
+def _save(fig: Any, out_dir: Path, name: str) -> tuple[Path, Path]:
+    png, svg = out_dir / f"{name}.png", out_dir / f"{name}.svg"
+    fig.savefig(png, dpi=110, bbox_inches="tight", metadata=_PNG_META)
+    with plt.rc_context({"svg.fonttype": "none"}):  # text stays text: smaller, searchable
+        fig.savefig(svg, bbox_inches="tight", metadata=_SVG_META)
+    plt.close(fig)
+    return png, svg
+
+
+def _grouped_bars(series: Series, models: list[str], renderers: dict[tuple, str], ylabel: str,
+                  title: str, log: bool = True, reference: float | None = None) -> Any:
+    """Bars of the median, whiskers p10–p90; a missing (model, series) leaves a gap."""
+    keys = sorted((k for k in series if any(series[k].get(m) for m in models)), key=_series_order)
+    colors = plt.get_cmap("tab20")(np.linspace(0, 1, 20))
+    width = 0.8 / len(keys)
+    fig, ax = plt.subplots(figsize=(min(14.0, max(7.0, 0.16 * len(models) * len(keys) + 3)), 4.8))
+    x = np.arange(len(models))
+    for i, key in enumerate(keys):
+        label = _label(key, renderers)
+        xs, med, lo, hi = [], [], [], []
+        for j, model in enumerate(models):
+            values = series[key].get(model)
+            if not values:
+                continue
+            p10, p50, p90 = np.percentile(values, [10, 50, 90])
+            xs.append(x[j] - 0.4 + width * (i + 0.5))
+            med.append(p50)
+            lo.append(p50 - p10)
+            hi.append(p90 - p50)
+        color = "black" if key[0] == NATIVE else colors[i % 20]
+        ax.bar(xs, med, width=width, color=color, label=label, yerr=[lo, hi], capsize=2,
+               error_kw={"elinewidth": 0.8, "ecolor": "0.3"},
+               hatch="//" if "software GPU" in label else None, edgecolor="white", linewidth=0.3)
+    if reference is not None:
+        ax.axhline(reference, color="0.2", linestyle="--", linewidth=0.8)
+    tilt = len(models) > 6
+    ax.set_xticks(x, models, rotation=20 if tilt else 0, ha="right" if tilt else "center")
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, loc="left", fontsize=11)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+# (name, title, browser parts, native phase, pool the samples, caption)
+PHASE_FIGURES = [
+    ("fig2-loading", "Fig. 2 — loading time",
+     LOAD_PARTS, "load", False,
+     "Loading per cold trial: download + parse + build in the browser; native = loading "
+     "model.h5 in TensorFlow (TF import not included)."),
+    ("fig3-warmup", "Fig. 3 — warm-up (first inference)", ("warmup",), "warmup", False,
+     "The first inference after loading, one value per cold trial."),
+    ("fig4-inference", "Fig. 4 — inference, one sample", ("inference",), "inference", True,
+     "Steady-state single-sample inference after warm-up: every run of every trial pooled."),
+]
+_SPREAD = (" Bars: median; whiskers: p10–p90; log scale. Hatched bars ran on SwiftShader, a software "
+           "renderer on the CPU (\"software GPU\"): not GPU numbers.")
+
+
+def render_all(store: Store, out_dir: Path) -> list[Figure]:
+    """Draw every figure the store has data for into out_dir (PNG and SVG); skip the rest."""
+    out_dir = Path(out_dir)
+    trials, renderers = _collect(store)
+    figures: list[Figure] = []
+    if not trials:
+        return figures
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, title, parts, native_phase, pool, caption in PHASE_FIGURES:
+        series = _series(trials, parts, native_phase, pool)
+        present = {m for by_model in series.values() for m, v in by_model.items() if v}
+        grid = sorted((m for m in present if m not in APPLICATIONS), key=_model_order)
+        if grid:
+            fig = _grouped_bars(series, grid, renderers, "time (ms)", title)
+            figures.append(Figure(name, title, caption + _SPREAD, *_save(fig, out_dir, name)))
+        if name == "fig4-inference":
+            apps = sorted(m for m in present if m in APPLICATIONS)
+            if apps:
+                title5 = "Fig. 5 — Keras applications: inference, one sample"
+                fig = _grouped_bars(series, apps, renderers, "time (ms)", title5)
+                figures.append(Figure("fig5-applications", title5, "Inference of the Keras applications "
+                                      "(random weights) per runtime beside native TensorFlow." + _SPREAD,
+                                      *_save(fig, out_dir, "fig5-applications")))
+    ratio_figure = _ratio_figure(store, renderers, out_dir)
+    if ratio_figure is not None:
+        figures.append(ratio_figure)
+    return figures
+
+
+def _ratio_figure(store: Store, renderers: dict[tuple, str], out_dir: Path) -> Figure | None:
+    """Browser ÷ native median per phase; bars over the models: median, whiskers p10–p90."""
+    series: Series = defaultdict(lambda: defaultdict(list))
+    for row in ratios(store):
+        key = (row["runtime"], row["backend"], row["setting"])
+        for label, _, _ in RATIO_PHASES:
+            if label in row:
+                series[key][label].append(row[label])
+    phases = [label for label, _, _ in RATIO_PHASES if any(label in s for s in series.values())]
+    if not phases:
+        return None
+    name, title = "ratio-browser-native", "Browser ÷ native TensorFlow, per phase"
+    fig = _grouped_bars(series, phases, renderers, "browser time ÷ native time", title, reference=1.0)
+    caption = ("Each bar: the median over models of (browser median ÷ native median) for that phase; "
+               "whiskers p10–p90 over the models; dashed line = parity (1×). Library ↔ TF import, "
+               "load = download + parse + build ↔ loading model.h5." + _SPREAD.replace("Bars: median; "
+               "whiskers: p10–p90; log scale. ", " Log scale. "))
+    return Figure(name, title, caption, *_save(fig, out_dir, name))

@@ -1,0 +1,84 @@
+"""The report's tables, built from a store holding a small real sweep."""
+
+import csv
+import shutil
+
+import pytest
+from conftest import run_cli
+from rich.text import Text
+
+from browserdl.reports import paper_tables, report
+from browserdl.reports.store import Store
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, trained):
+    ws = tmp_path_factory.mktemp("report")
+    shutil.copytree(trained / "models", ws / "models")
+    shutil.copy(trained / "results.sqlite", ws / "results.sqlite")
+    for args in (("convert", "all-formats", "--formats", "keras-h5,tfjs-layers,convnetjs"),
+                 ("measure", "sizes"),
+                 ("measure", "loading", "--runtimes", "native,tfjs,convnetjs", "--backends",
+                  "cpu,webgl", "--trials", "2", "--runs", "5")):
+        ran = run_cli(ws, *args)
+        assert ran.code == 0, ran.err
+    return ws
+
+
+def _cells(table, column):
+    index = [c.header for c in table.columns].index(column)
+    return [Text.from_markup(str(c)).plain for c in table.columns[index]._cells]
+
+
+def test_table1_lists_each_runtime_with_what_worked(sweep):
+    with Store(sweep / "results.sqlite") as store:
+        table = paper_tables.table1(store)
+    assert [c.header for c in table.columns] == [
+        "runtime", "library", "library bytes", "backends that worked", "formats", "training",
+        "parity (ok / checked)"]
+    assert _cells(table, "runtime") == ["convnetjs", "native", "tfjs"]
+    backends = dict(zip(_cells(table, "runtime"), _cells(table, "backends that worked"), strict=True))
+    assert backends == {"convnetjs": "cpu", "native": "cpu", "tfjs": "cpu, webgl (software GPU)"}
+    library = dict(zip(_cells(table, "runtime"), _cells(table, "library"), strict=True))
+    assert library["tfjs"] == "@tensorflow/tfjs@4.22.0" and library["native"].startswith("tensorflow 2.")
+    sizes = dict(zip(_cells(table, "runtime"), _cells(table, "library bytes"), strict=True))
+    assert sizes["tfjs"].endswith("MiB") and sizes["convnetjs"].endswith("KiB")
+    assert set(_cells(table, "parity (ok / checked)")) == {"1 / 1"}
+
+
+def test_figures_2_to_4_are_depth_by_width_by_runtime(sweep):
+    with Store(sweep / "results.sqlite") as store:
+        for figure in ("fig2", "fig3", "fig4"):
+            table = paper_tables.figure_table(store, figure)
+            headers = [c.header for c in table.columns]
+            assert headers == ["depth", "width", "native", "convnetjs/cpu", "tfjs/cpu",
+                               "tfjs/webgl (software GPU)"], figure
+            assert table.row_count == 1 and _cells(table, "width") == ["64"]
+            assert all(float(v) > 0 for v in _cells(table, "tfjs/cpu"))
+        assert paper_tables.fig5_table(store) is None  # no Keras application measured
+
+
+def test_csv_export_writes_trials_and_every_table(sweep, tmp_path):
+    ran = run_cli(sweep, "report", "--csv", str(tmp_path / "csv"))
+    assert ran.code == 0, ran.err
+    for title in ("Table 1", "Fig. 2", "Fig. 3", "Fig. 4", "Browser ÷ native", "Table 3"):
+        assert title in ran.out
+    files = {p.name for p in (tmp_path / "csv").iterdir()}
+    assert "trials.csv" in files and "table-1-the-frameworks-as-found-here.csv" in files
+    with open(tmp_path / "csv" / "table-1-the-frameworks-as-found-here.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][0] == "runtime" and [r[0] for r in rows[1:]] == ["convnetjs", "native", "tfjs"]
+    with Store(sweep / "results.sqlite") as store:
+        assert len(report.all_tables(store)) >= 10
+        n_rows = sum(1 for _ in store.rows())
+    with open(tmp_path / "csv" / "trials.csv") as f:
+        assert sum(1 for _ in csv.DictReader(f)) == n_rows
+
+
+def test_report_on_an_empty_or_missing_store_is_one_line(tmp_path):
+    ran = run_cli(tmp_path / "none", "report")
+    assert ran.code == 2 and len(ran.err_lines) == 1 and "no results" in ran.err
+    (tmp_path / "empty").mkdir()
+    Store(tmp_path / "empty" / "results.sqlite").close()  # a store with no rows
+    ran = run_cli(tmp_path / "empty", "report")
+    assert ran.code == 2 and len(ran.err_lines) == 1 and "is empty" in ran.err
