@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from collections import defaultdict
+from pathlib import Path
 
 from rich.table import Table
 
@@ -70,11 +72,22 @@ def table3(store: Store) -> Table | None:
     table.add_column("format")
     for depth, width, _ in grid:
         table.add_column(f"{depth}×{width}", justify="right")
+    paper = _paper_table3()
     for fmt in sorted({f for _, f in sizes}):
         cells = [f"{sizes[(model, fmt)]['size_raw'] / 1e6:.2f}" if (model, fmt) in sizes else "—"
                  for _, _, model in grid]
         table.add_row(fmt, *cells)
+        if any((fmt, d, w) in paper for d, w, _ in grid):  # the paper's own number beneath ours
+            table.add_row("[dim]  paper (Table 3)[/]", *[
+                f"[dim]{paper[(fmt, d, w)]:.1f}[/]" if (fmt, d, w) in paper else "" for d, w, _ in grid])
     return table
+
+
+def _paper_table3() -> dict[tuple[str, int, int], float]:
+    """(format, depth, width) -> MB, from paper_numbers.json (which cites each cell's line)."""
+    numbers = json.loads((Path(__file__).parent / "paper_numbers.json").read_text())
+    return {(r["format"], r["depth"], r["width"]): r["mb"]
+            for r in numbers["table3_file_sizes_mb"]["rows"]}
 
 
 def encoding_ratios(store: Store) -> Table | None:
