@@ -245,13 +245,28 @@ def study(
     ids = [s.id for s in specs]
     libraries = _name_paths(lib, "--lib", "mind=./mind/index.js")
     runs = STUDY_RUNS.get(preset, 50)
-    pipeline.train(ws, specs, TrainOptions(mnist=mnist))
-    failed = pipeline.convert(ws, ids, lookup(None), verify=True, force=False, libraries=libraries,
-                              show=False)
-    pipeline.sizes(ws, show=False)
-    summary = pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False)
-    summary += pipeline.measure_browser(ws, ids, [r for r in RUNTIMES if r != "native"], None, None,
-                                        trials, BrowserOptions(runs=runs), False, libraries)
+    stages = ["train", "convert all-formats", "measure sizes", "measure loading (native)",
+              "measure loading (browser)"]
+    with pipeline.progress_bar() as progress:  # one display: each stage's bar joins it
+        overall = progress.add_task(f"study {preset}", total=len(stages))
+
+        def stage(done: int) -> None:
+            progress.update(overall, completed=done,
+                            description=f"study {preset}: {stages[min(done, len(stages) - 1)]}")
+
+        stage(0)
+        pipeline.train(ws, specs, TrainOptions(mnist=mnist))
+        stage(1)
+        failed = pipeline.convert(ws, ids, lookup(None), verify=True, force=False,
+                                  libraries=libraries, show=False)
+        stage(2)
+        pipeline.sizes(ws, show=False)
+        stage(3)
+        summary = pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False)
+        stage(4)
+        summary += pipeline.measure_browser(ws, ids, [r for r in RUNTIMES if r != "native"], None,
+                                            None, trials, BrowserOptions(runs=runs), False, libraries)
+        stage(5)
     pipeline.print_report(ws, summary=True)
     pipeline.err_console.print(f"report: {pipeline.write_html(ws)} (all tables: `browserdl report`)")
     pipeline.finish(summary, failed_before=failed)

@@ -44,14 +44,25 @@ class _Progress(Progress):
         return super().add_task(description, *args, **fields)
 
 
+_active: list[Progress] = []  # the display a stage joins when `study` already shows one
+
+
 @contextmanager
 def progress_bar() -> Iterator[Progress]:
+    """A rich progress display; nested calls share the outer one, so `study` is one display."""
+    if _active:
+        yield _active[-1]
+        return
     with _Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
         console=err_console, transient=True,
     ) as progress:
-        yield progress
+        _active.append(progress)
+        try:
+            yield progress
+        finally:
+            _active.pop()
 
 
 def train(ws: Workspace, specs: list[ModelSpec], options: TrainOptions) -> None:
