@@ -46,13 +46,13 @@ def _runtime_label(runtime: str, backend: str, setting: str, renderer: str) -> s
     return f"{runtime}/{backend_label(backend, renderer)}{warm}"
 
 
-def _browser_groups(store: Store) -> dict[tuple, dict[str, tuple[Summary, str]]]:
-    return {g: s for g, s in phase_summaries(store.rows()).items()
-            if g[2] != "native" and g[4].startswith("cache=")}
+def _browser_groups(summaries: dict[tuple, dict[str, tuple[Summary, str]]]
+                    ) -> dict[tuple, dict[str, tuple[Summary, str]]]:
+    return {g: s for g, s in summaries.items() if g[2] != "native" and g[4].startswith("cache=")}
 
 
 def browser_table(store: Store) -> Table | None:
-    groups = _browser_groups(store)
+    groups = _browser_groups(phase_summaries(store.rows()))
     if not groups:
         return None
     renderers = _renderers(store)
@@ -86,7 +86,7 @@ def ratios(store: Store) -> list[dict[str, Any]]:
         if runtime == "native" and setting.startswith("call="):
             native[model] = phases
     rows = []
-    for (model, fmt, runtime, backend, setting), phases in sorted(_browser_groups(store).items()):
+    for (model, fmt, runtime, backend, setting), phases in sorted(_browser_groups(summaries).items()):
         if model not in native:
             continue
         row: dict[str, Any] = {"model": model, "format": fmt, "runtime": runtime,

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from rich.table import Table
 
+from browserdl.models.zoo import APPLICATIONS
 from browserdl.reports.loading_tables import backend_label
 from browserdl.reports.stats import Summary, phase_summaries
 from browserdl.reports.store import Store
@@ -17,7 +18,6 @@ from browserdl.reports.tables import fmt_value
 TRAINING = {"tfjs": "yes", "convnetjs": "yes", "brainjs": "yes", "synaptic": "yes", "mind": "yes",
             "kerasjs": "no (inference only)", "webdnn": "no (inference only)", "native": "yes"}
 _DNN = re.compile(r"dnn-d(\d+)-w(\d+)")
-APPLICATIONS = ("mobilenetv2", "densenet121", "xception", "inceptionv3", "resnet50")
 # each figure: (title, browser phases summed, native phase)
 FIGURES = {
     "fig2": ("Fig. 2 — model loading (download + parse + build; native: load model.h5)",
@@ -136,7 +136,8 @@ def figure_table(store: Store, figure: str) -> Table | None:
 
 def fig5_table(store: Store) -> Table | None:
     """Fig. 5: the Keras applications' single-sample inference per runtime, native beside."""
-    models = [m for m in APPLICATIONS if any(r["model"] == m for r in store.rows())]
+    present = {r["model"] for r in store.rows()}
+    models = [m for m in APPLICATIONS if m in present]
     columns, values = _series(store, ("inference",), "inference", models)
     if not values:
         return None

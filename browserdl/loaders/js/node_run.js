@@ -4,6 +4,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
+require('./common.js'); // browserdlReadJSON, as the page gets it
 
 async function main() {
   const [name, dir, inputPath, shapeText, outputPath, libraryPath] = process.argv.slice(2);

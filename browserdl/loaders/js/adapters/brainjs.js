@@ -32,15 +32,7 @@
     },
 
     async parse(lib, files, manifest) {
-      const bytes = files.get(manifest.entry);
-      if (!bytes) throw new Error(manifest.entry + ' is missing');
-      let json;
-      try {
-        json = JSON.parse(new TextDecoder().decode(bytes));
-      } catch (e) {
-        throw fail(manifest.entry + ' is not valid JSON', e);
-      }
-      return { json, output: (manifest.outputs || 'raw') };
+      return { json: browserdlReadJSON(files, manifest), output: (manifest.outputs || 'raw') };
     },
 
     async build(lib, parsed) {

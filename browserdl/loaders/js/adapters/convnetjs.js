@@ -19,13 +19,7 @@
     },
 
     async parse(lib, files, manifest) {
-      const bytes = files.get(manifest.entry);
-      if (!bytes) throw new Error(manifest.entry + ' is missing');
-      try {
-        return JSON.parse(new TextDecoder().decode(bytes));
-      } catch (e) {
-        throw fail(manifest.entry + ' is not valid JSON', e);
-      }
+      return browserdlReadJSON(files, manifest);
     },
 
     async build(lib, json) {

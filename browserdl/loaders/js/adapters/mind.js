@@ -23,14 +23,7 @@
     },
 
     async parse(lib, files, manifest) {
-      const bytes = files.get(manifest.entry);
-      if (!bytes) throw new Error(manifest.entry + ' missing from the format folder');
-      let weights;
-      try {
-        weights = JSON.parse(new TextDecoder().decode(bytes));
-      } catch (e) {
-        throw new Error(manifest.entry + ' is not valid JSON (' + e.message + ')');
-      }
+      const weights = browserdlReadJSON(files, manifest);
       if (!Array.isArray(weights) || weights.length < 2) {
         throw new Error(manifest.entry + ' is not an array of at least two weight matrices');
       }

@@ -23,14 +23,7 @@
     },
 
     async parse(lib, files, manifest) {
-      const bytes = files.get(manifest.entry);
-      if (!bytes) throw new Error(manifest.entry + ' missing from the format folder');
-      let json;
-      try {
-        json = JSON.parse(new TextDecoder().decode(bytes));
-      } catch (e) {
-        throw new Error(manifest.entry + ' is not valid JSON (' + e.message + ')');
-      }
+      const json = browserdlReadJSON(files, manifest);
       if (!json || !Array.isArray(json.neurons) || !Array.isArray(json.connections)) {
         throw new Error(manifest.entry + ' has no neurons/connections arrays');
       }
