@@ -73,7 +73,7 @@ def quick_sweep(ws: Workspace, console: Console) -> None:
     native = pipeline.measure_native(ws, ids, 3, NativeOptions(runs=10), force=True)
     native_s = time.perf_counter() - started
     browser = pipeline.measure_browser(ws, ids, [r for r in RUNTIMES if r != "native"], None,
-                                       None, 3, BrowserOptions(runs=10), True, {})
+                                       None, 3, [BrowserOptions(runs=10)], True, {})
     total = time.perf_counter() - started
     console.print(f"--preset quick loading sweep: {native.measured + browser.measured} trials "
                   f"({native.measured} native in {native_s:.0f} s, {browser.measured} browser in "

@@ -16,8 +16,16 @@ from browserdl.errors import UserError
 from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.native import NativeOptions
 from browserdl.loaders.native_worker import CALLS
+from browserdl.loaders.network import NAMES as NETWORKS
 from browserdl.loaders.runtimes import RUNTIMES
+from browserdl.loaders.server import COMPRESSIONS
 from browserdl.loaders.sweep import SweepSummary
+from browserdl.loaders.training import (
+    DEFAULT_BATCHES,
+    DEFAULT_LEARNING_RATE,
+    TrainingOptions,
+    trainable_runtimes,
+)
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import PRESETS, select
 from browserdl.reports import export as exporter
@@ -132,13 +140,46 @@ def _split(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
+BrowserPath = Annotated[Path | None, typer.Option(
+    help="A Chromium/Chrome executable (default: the one set-up found).")]
+BrowserEndpoint = Annotated[str | None, typer.Option(
+    help="A browser elsewhere: ws://… of a Playwright server, or http://host:port / ws://…"
+         "/devtools/browser/… of Chrome's remote debugging (CDP).")]
+ServeHost = Annotated[str, typer.Option(
+    help="Address the model server listens on; another machine's browser needs one it can reach.")]
+Backends = Annotated[str | None, typer.Option(
+    help="Only these backends, e.g. cpu,webgl (default: every one a runtime has).")]
+
+
+def _runtimes(text: str, every: list[str]) -> list[str]:
+    wanted = every if text == "all" else _split(text) or []
+    unknown = [r for r in wanted if r not in RUNTIMES]
+    if unknown:
+        raise UserError(f"unknown runtime(s) {', '.join(unknown)}: choose from "
+                        f"{', '.join(every)} or all")
+    return wanted
+
+
+def _choices(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
+    chosen = _split(text) or []
+    bad = [c for c in chosen if c not in allowed]
+    if bad or not chosen:
+        raise UserError(f"{option} {text}: choose from {', '.join(allowed)} (comma-separated)")
+    return chosen
+
+
+def _check_browser(browser: Path | None) -> None:
+    if browser is not None and not browser.is_file():
+        raise UserError(f"--browser {browser}: no such executable; give the path of a Chromium "
+                        "or Chrome binary")
+
+
 @measure_app.command("loading")
 def measure_loading(
     models: Models = None,
     runtimes: Annotated[str, typer.Option(
         help=f"Comma-separated, or all: {', '.join(RUNTIMES)}.")] = "all",
-    backends: Annotated[str | None, typer.Option(
-        help="Only these backends, e.g. cpu,webgl (default: every one a runtime has).")] = None,
+    backends: Backends = None,
     formats: Formats = None,
     trials: Annotated[int, typer.Option(min=1, help="Cold trials per model and runtime.")] = 5,
     runs: Annotated[int, typer.Option(min=1, help="Steady-state single-sample runs.")] = 50,
@@ -149,43 +190,82 @@ def measure_loading(
     call: Annotated[str, typer.Option(
         help="Native timed call: direct = model(x, training=False) (fast), or predict.")] = "direct",
     timeout: Annotated[float, typer.Option(help="Seconds before a trial counts as hung.")] = 120,
-    browser: Annotated[Path | None, typer.Option(
-        help="A Chromium/Chrome executable (default: the one set-up found).")] = None,
-    browser_endpoint: Annotated[str | None, typer.Option(
-        help="A browser elsewhere: ws://… of a Playwright server, or http://host:port / ws://…"
-             "/devtools/browser/… of Chrome's remote debugging (CDP).")] = None,
-    serve_host: Annotated[str, typer.Option(
-        help="Address the model server listens on; another machine's browser needs one it "
-             "can reach.")] = "127.0.0.1",
+    network: Annotated[str, typer.Option(
+        help=f"Comma-separated network profiles the downloads go through: {', '.join(NETWORKS)} "
+             "(none = loopback as it is).")] = "none",
+    compression: Annotated[str, typer.Option(
+        help=f"Comma-separated Content-Encodings the server answers with: {', '.join(COMPRESSIONS)}.")
+    ] = "none",
+    browser: BrowserPath = None, browser_endpoint: BrowserEndpoint = None,
+    serve_host: ServeHost = "127.0.0.1",
     lib: Libs = None,
     force: Force = False,
 ) -> None:
     """Time every phase of every converted model natively and in headless Chromium."""
-    wanted = list(RUNTIMES) if runtimes == "all" else _split(runtimes) or []
-    unknown = [r for r in wanted if r not in RUNTIMES]
-    if unknown:
-        raise UserError(f"unknown runtime(s) {', '.join(unknown)}: choose from "
-                        f"{', '.join(RUNTIMES)} or all")
+    wanted = _runtimes(runtimes, list(RUNTIMES))
     if call not in CALLS:
         raise UserError(f"--call {call}: choose one of {', '.join(CALLS)}")
     if cache not in ("cold", "warm"):
         raise UserError(f"--cache {cache}: choose cold or warm")
-    if browser is not None and not browser.is_file():
-        raise UserError(f"--browser {browser}: no such executable; give the path of a Chromium "
-                        "or Chrome binary")
+    networks = _choices(network, NETWORKS, "--network")
+    encodings = _choices(compression, COMPRESSIONS, "--compression")
+    _check_browser(browser)
     ws = _ws()
     chosen = pipeline.trained_selection(ws, models)
     summary = SweepSummary()
-    if "native" in wanted:
-        summary += pipeline.measure_native(ws, chosen, trials,
-                                           NativeOptions(runs, batch, call, timeout), force)
-    browser_runtimes = [r for r in wanted if r != "native"]
+    for runtime in (r for r in wanted if RUNTIMES[r].native):
+        summary += pipeline.measure_native(ws, chosen, trials, NativeOptions(runs, batch, call, timeout),
+                                           force, runtime)
+    browser_runtimes = [r for r in wanted if not RUNTIMES[r].native]
     if browser_runtimes:
         summary += pipeline.measure_browser(
             ws, chosen, browser_runtimes, _split(backends), _split(formats), trials,
-            BrowserOptions(runs, cache, timeout), force,
+            [BrowserOptions(runs, cache, timeout, n, c) for n in networks for c in encodings], force,
             _name_paths(lib, "--lib", "mind=./mind/index.js"), browser, browser_endpoint, serve_host)
     pipeline.print_report(ws)
+    pipeline.finish(summary)
+
+
+@measure_app.command("accuracy")
+def measure_accuracy(models: Models = None, formats: Formats = None, lib: Libs = None,
+                     force: Force = False) -> None:
+    """Accuracy of each converted model on the test digits, run by its own library: what each
+    encoding (float16, uint8, WebDNN eightbit…) keeps."""
+    ws = _ws()
+    summary = pipeline.measure_accuracy(ws, pipeline.trained_selection(ws, models), _split(formats), force,
+                                        _name_paths(lib, "--lib", "mind=./mind/index.js"))
+    pipeline.print_accuracy(ws)
+    pipeline.finish(summary)
+
+
+@measure_app.command("training")
+def measure_training(
+    models: Models = None,
+    runtimes: Annotated[str, typer.Option(
+        help=f"Comma-separated, or all: {', '.join(trainable_runtimes())}.")] = "all",
+    backends: Backends = None,
+    batches: Annotated[int, typer.Option(
+        min=2, help="Timed batches of 64 after the warm-up batch.")] = DEFAULT_BATCHES,
+    lr: Annotated[float, typer.Option(
+        min=0.0, help="Plain SGD learning rate, the same for every library.")] = DEFAULT_LEARNING_RATE,
+    trials: Annotated[int, typer.Option(min=1, help="Cold trials per model and runtime.")] = 3,
+    timeout: Annotated[float, typer.Option(help="Seconds before one call counts as hung.")] = 600,
+    browser: BrowserPath = None, browser_endpoint: BrowserEndpoint = None,
+    serve_host: ServeHost = "127.0.0.1",
+    lib: Libs = None,
+    force: Force = False,
+) -> None:
+    """Time training per batch of 64 (plain SGD) natively and in every library that trains."""
+    wanted = _runtimes(runtimes, trainable_runtimes())
+    if lr <= 0:
+        raise UserError(f"--lr {lr}: the learning rate must be positive, e.g. --lr 0.001")
+    _check_browser(browser)
+    ws = _ws()
+    summary = pipeline.measure_training(
+        ws, pipeline.trained_selection(ws, models), wanted, _split(backends), trials,
+        TrainingOptions(batches, lr, timeout), force, _name_paths(lib, "--lib", "mind=./mind/index.js"),
+        browser, browser_endpoint, serve_host)
+    pipeline.print_report(ws, training=True)
     pipeline.finish(summary)
 
 
@@ -229,6 +309,14 @@ def export(
 
 # quick: minutes on 2 cores; paper: the TF.js benchmark page's 50 steady-state runs
 STUDY_RUNS = {"quick": 10, "paper": 50}
+# training: (trials, batches); each trial already times many batches, and synaptic is slow
+STUDY_TRAINING = {"quick": (1, 10)}  # else: --trials, DEFAULT_BATCHES
+# encodings compared on one small DNN: (network profiles, compressions); quick: 1 trial each
+STUDY_NETWORK = {"quick": (["4g"], ["none", "br"]),
+                 "paper": (["wifi", "4g", "3g"], ["none", "gzip", "br"])}
+ENCODINGS = ["convnetjs", "brainjs", "synaptic", "mind", "tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8",
+             "kerasjs", "webdnn-fallback", "webdnn-fallback-8bit", "onnx"]
+ENCODINGS_MODEL = "dnn-d1-w64"
 
 
 @app.command()
@@ -238,15 +326,17 @@ def study(
     trials: Annotated[int, typer.Option(min=1, help="Cold trials per measurement.")] = 3,
     lib: Libs = None,
 ) -> None:
-    """The whole pipeline: train, convert all-formats, measure sizes, measure loading, then the
-    summary tables and the HTML report."""
+    """The whole pipeline: train, convert all-formats, measure sizes, measure loading, measure
+    training, the encodings under network profiles and their accuracy, then the summary tables
+    and the HTML report."""
     ws = _ws()
     specs = select(preset, models)
     ids = [s.id for s in specs]
     libraries = _name_paths(lib, "--lib", "mind=./mind/index.js")
     runs = STUDY_RUNS.get(preset, 50)
     stages = ["train", "convert all-formats", "measure sizes", "measure loading (native)",
-              "measure loading (browser)"]
+              "measure loading (browser)", "measure training", "measure loading (network)",
+              "measure accuracy"]
     with pipeline.progress_bar() as progress:  # one display: each stage's bar joins it
         overall = progress.add_task(f"study {preset}", total=len(stages))
 
@@ -262,11 +352,29 @@ def study(
         stage(2)
         pipeline.sizes(ws, show=False)
         stage(3)
-        summary = pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False)
+        summary = SweepSummary()
+        for runtime in (r for r in RUNTIMES if RUNTIMES[r].native):
+            summary += pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False, runtime)
         stage(4)
-        summary += pipeline.measure_browser(ws, ids, [r for r in RUNTIMES if r != "native"], None,
-                                            None, trials, BrowserOptions(runs=runs), False, libraries)
+        summary += pipeline.measure_browser(ws, ids, [r for r in RUNTIMES if not RUNTIMES[r].native], None,
+                                            None, trials, [BrowserOptions(runs=runs)], False, libraries)
         stage(5)
+        training_trials, batches = STUDY_TRAINING.get(preset, (trials, DEFAULT_BATCHES))
+        summary += pipeline.measure_training(ws, ids, trainable_runtimes(), None, training_trials,
+                                             TrainingOptions(batches=batches), False, libraries)
+        stage(6)
+        if ENCODINGS_MODEL in ids:  # the encodings under real network conditions
+            networks, encodings = STUDY_NETWORK.get(preset, STUDY_NETWORK["paper"])
+            summary += pipeline.measure_browser(
+                ws, [ENCODINGS_MODEL], [r for r in RUNTIMES if not RUNTIMES[r].native],
+                ["cpu", "fallback", "wasm"],
+                ENCODINGS, 1 if preset == "quick" else trials,
+                [BrowserOptions(runs, "cold", 120, n, c) for n in networks for c in encodings], False,
+                libraries)
+        stage(7)
+        if ENCODINGS_MODEL in ids:  # what each encoding keeps of the model's accuracy
+            summary += pipeline.measure_accuracy(ws, [ENCODINGS_MODEL], None, False, libraries)
+        stage(8)
     pipeline.print_report(ws, summary=True)
     pipeline.err_console.print(f"report: {pipeline.write_html(ws)} (all tables: `browserdl report`)")
     pipeline.finish(summary, failed_before=failed)

@@ -16,8 +16,7 @@ from browserdl.converter.base import Format
 from browserdl.converter.convert import Outcome, convert, read_source
 from browserdl.converter.sizes import measure
 from browserdl.environment import machine
-from browserdl.loaders.parity import Parity, verify
-from browserdl.loaders.runtimes import RUNTIMES
+from browserdl.loaders.parity import Parity, in_browser, verify
 from browserdl.reports.store import Phase, Store, TrialKey, TrialResult
 from browserdl.workspace import Workspace
 
@@ -43,8 +42,7 @@ def convert_all(ws: Workspace, models: list[str], formats: list[Format], progres
                 outcome = convert(ws, source, fmt, digest, force)
                 parity = None
                 if outcome.manifest and verify_parity:
-                    runtime = RUNTIMES[fmt.runtime]
-                    if session is None and not runtime.in_node and runtime.name != "native":
+                    if session is None and in_browser(fmt):
                         from browserdl.loaders.session import BrowserSession
 
                         session = stack.enter_context(BrowserSession(ws, libraries=libraries))

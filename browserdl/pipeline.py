@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -22,12 +22,12 @@ from rich.progress import (
 from browserdl import conversion
 from browserdl.converter.base import Format
 from browserdl.errors import UserError
-from browserdl.loaders import browser_runner, native
+from browserdl.loaders import accuracy, browser_runner, native, training
 from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
-from browserdl.reports import format_tables, report, tables
+from browserdl.reports import format_tables, network_tables, report, tables
 from browserdl.reports.store import Store
 from browserdl.workspace import Workspace
 
@@ -120,16 +120,23 @@ def trained_selection(ws: Workspace, pattern: str | None) -> list[str]:
 
 
 def measure_native(ws: Workspace, models: list[str], trials: int, options: native.NativeOptions,
-                   force: bool) -> SweepSummary:
+                   force: bool, runtime: str = "native") -> SweepSummary:
+    """Cold native trials: TensorFlow on model.h5, or onnxruntime (`ort-native`) on the models
+    converted to onnx."""
+    fmt = native.WORKERS[runtime].format
+    ready = [m for m in models if fmt == "keras-h5" or (ws.formats / m / fmt / "manifest.json").is_file()]
+    for model in sorted(set(models) - set(ready)):
+        err_console.print(f"[dim]not timed: {model} {runtime}: no {fmt} file[/]", highlight=False)
     with progress_bar() as progress, Store(ws.store_path) as store:
-        return run_sweep(native.keys(models, trials, options), native.runner(ws, options),
-                         store, progress, force=force, label="native")
+        return run_sweep(native.keys(ready, trials, options, runtime), native.runner(ws, options),
+                         store, progress, force=force, label=runtime)
 
 
 def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
-                    formats: list[str] | None, trials: int, options: BrowserOptions, force: bool,
+                    formats: list[str] | None, trials: int, options: list[BrowserOptions], force: bool,
                     libraries: dict[str, Path], executable: Path | None = None,
                     endpoint: str | None = None, serve_host: str = "127.0.0.1") -> SweepSummary:
+    """Time the plan once per options (cache, network profile, compression), one browser."""
     combos, skipped = browser_runner.plan(ws, models, runtimes, backends, formats, libraries)
     for reason in skipped:
         err_console.print(f"[dim]not timed: {reason}[/]", highlight=False, soft_wrap=True)
@@ -137,27 +144,88 @@ def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backe
         err_console.print("nothing to time in the browser: no converted model for these runtimes "
                           "(run `browserdl convert all-formats`)")
         return SweepSummary()
-    keys = browser_runner.keys(combos, trials, options)
+    sweeps = [(o, browser_runner.keys(combos, trials, o)) for o in options]
     with Store(ws.store_path) as store:
-        if not force and all(store.has_ok(k) for k in keys):
-            return SweepSummary(skipped=len(keys))  # no need to start a browser
+        if not force and all(store.has_ok(k) for _, keys in sweeps for k in keys):
+            return SweepSummary(skipped=sum(len(keys) for _, keys in sweeps))  # no browser needed
     from browserdl.loaders.session import BrowserSession
 
+    summary = SweepSummary()
     with progress_bar() as progress, Store(ws.store_path) as store, BrowserSession(
         ws, executable, libraries, endpoint, serve_host
     ) as session:
-        return run_sweep(keys, browser_runner.runner(ws, session, options, libraries), store,
-                         progress, force=force, label="browser")
+        for option, keys in sweeps:
+            summary += run_sweep(keys, browser_runner.runner(ws, session, option, libraries), store,
+                                 progress, force=force, label="browser")
+    return summary
+
+
+def measure_training(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
+                     trials: int, options: training.TrainingOptions, force: bool,
+                     libraries: dict[str, Path], executable: Path | None = None,
+                     endpoint: str | None = None, serve_host: str = "127.0.0.1") -> SweepSummary:
+    """Train natively and in the browser; what cannot train is listed with its reason."""
+    with Store(ws.store_path) as store:
+        combos, not_applicable = training.plan(ws, store, models, runtimes, backends, libraries)
+    for reason in not_applicable:
+        err_console.print(f"[dim]not applicable: {reason}[/]", highlight=False, soft_wrap=True)
+    keys = training.keys(combos, trials, options)
+    native_keys = [k for k in keys if k.runtime == "native"]
+    browser_keys = [k for k in keys if k.runtime != "native"]
+    summary = SweepSummary()
+    with progress_bar() as progress, Store(ws.store_path) as store:
+        if native_keys:
+            summary += run_sweep(native_keys, training.native_runner(ws, options), store, progress,
+                                 force=force, label="training natively")
+        if browser_keys and (force or not all(store.has_ok(k) for k in browser_keys)):
+            from browserdl.loaders.session import BrowserSession
+
+            with BrowserSession(ws, executable, libraries, endpoint, serve_host) as session:
+                summary += run_sweep(browser_keys, training.browser_runner(ws, session, options, libraries),
+                                     store, progress, force=force, label="training in the browser")
+        else:
+            summary.skipped += len(browser_keys)
+    return summary
+
+
+def measure_accuracy(ws: Workspace, models: list[str], formats: list[str] | None, force: bool,
+                     libraries: dict[str, Path]) -> SweepSummary:
+    """Every converted model's accuracy on the test digits, run by its own library."""
+    keys, skipped = accuracy.plan(ws, models, formats, libraries)
+    for reason in skipped:
+        err_console.print(f"[dim]no accuracy: {reason}[/]", highlight=False, soft_wrap=True)
+    with Store(ws.store_path) as store:
+        todo = [k for k in keys if force or not store.has_ok(k)]
+    if not todo:
+        return SweepSummary(skipped=len(keys))
+    with progress_bar() as progress, Store(ws.store_path) as store, ExitStack() as stack:
+        session = None
+        if accuracy.needs_browser(todo):
+            from browserdl.loaders.session import BrowserSession
+
+            session = stack.enter_context(BrowserSession(ws, libraries=libraries))
+        return run_sweep(keys, accuracy.runner(ws, session, libraries), store, progress, force=force,
+                         label="accuracy")
 
 
 def finish(summary: SweepSummary, failed_before: int = 0) -> None:
     """Say what the sweep did; one line per failed trial; exit 1 when anything failed."""
     err_console.print(f"{summary.measured} trials measured, {summary.skipped} already stored, "
-                      f"{len(summary.failed)} failed")
+                      f"{len(summary.failed)} failed, {len(summary.not_applicable)} not applicable")
+    for key, reason in summary.not_applicable:
+        err_console.print(f"[dim]not applicable {key.label()}: {reason}[/]", highlight=False,
+                          soft_wrap=True)
     for key, error in summary.failed:
         err_console.print(f"[red]failed[/] {key.label()}: {error}", highlight=False, soft_wrap=True)
     if summary.failed or failed_before:
         raise SystemExit(1)
+
+
+def print_accuracy(ws: Workspace) -> None:
+    with Store(ws.store_path) as store:
+        table = network_tables.accuracy_table(store)
+    if table is not None:
+        console.print(table)
 
 
 def print_models(ws: Workspace, ids: list[str]) -> None:
@@ -165,15 +233,19 @@ def print_models(ws: Workspace, ids: list[str]) -> None:
         console.print(tables.models_table(store, ids))
 
 
-def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = False) -> None:
-    """The tables (all, or `summary` ones), and the raw trials + tables as CSV when asked."""
+def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = False,
+                 training: bool = False) -> None:
+    """The tables (all, the `summary` ones, or the `training` ones), and the raw trials + tables
+    as CSV when asked."""
     if not ws.store_path.is_file():
         raise UserError(f"no results in {ws.root}; run `browserdl study` or "
                         "`browserdl train` and `browserdl measure loading` first")
     with Store(ws.store_path) as store:
         if not store.models() and not store.trial_count():
             raise UserError(f"the results store {ws.store_path} is empty; run `browserdl study`")
-        for table in (report.summary_tables(store) if summary else report.all_tables(store)):
+        chosen = (report.summary_tables(store) if summary else report.training_summary(store)
+                  if training else report.all_tables(store))
+        for table in chosen:
             console.print(table)
         if csv_dir is not None:
             written = report.write_csv(store, csv_dir)

@@ -11,6 +11,7 @@ import time
 import pytest
 from conftest import run_cli
 
+from browserdl.converter.base import Manifest
 from browserdl.loaders.browser import LAUNCH_ARGS, find_chromium
 from browserdl.reports.store import Store
 
@@ -18,14 +19,15 @@ pytestmark = pytest.mark.browser
 
 TIMED = {"library", "download", "parse", "build", "warmup", "inference", "batch_warmup",
          "batch_inference"}
-RECORDED = TIMED | {"js_heap", "cpu_load", "cpu_inference"}
+RECORDED = TIMED | {"js_heap", "cpu_load", "cpu_inference", "transfer_model", "transfer_library"}
 # every runtime/backend a dnn-d1-w64 can run on here (Mind refuses relu)
 COMBOS = {("tfjs-layers", "tfjs", b) for b in ("cpu", "wasm", "webgl", "webgpu")} | {
     ("kerasjs", "kerasjs", "cpu"), ("kerasjs", "kerasjs", "gpu"),
     ("webdnn-fallback", "webdnn", "fallback"), ("webdnn-webgl", "webdnn", "webgl"),
     ("webdnn-webassembly", "webdnn", "webassembly"),
     ("convnetjs", "convnetjs", "cpu"), ("brainjs", "brainjs", "cpu"),
-    ("synaptic", "synaptic", "cpu")}
+    ("synaptic", "synaptic", "cpu"), ("onnx", "ort", "wasm"), ("onnx", "ort", "webgpu"),
+    ("onnx-webgl", "ort", "webgl")}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def _timing_rows(rows):
     return [r for r in rows if r["setting"].startswith("cache=")]
 
 
-def test_every_runtime_and_backend_stores_every_phase_positive(swept):
+def test_every_runtime_and_backend_stores_every_phase_positive(swept, converted):
     ran, rows, _ = swept
     rows = _timing_rows(rows)
     assert {(r["format"], r["runtime"], r["backend"]) for r in rows} == COMBOS
@@ -61,6 +63,13 @@ def test_every_runtime_and_backend_stores_every_phase_positive(swept):
         assert all(phases[p]["value"] > 0 and phases[p]["unit"] == "ms" for p in TIMED), combo
         assert len(phases["inference"]["samples"]) == 5
         assert phases["js_heap"]["value"] > 100_000
+        # bytes on the wire, from the browser's resource timing: the files plus headers
+        folder = converted / "formats" / "dnn-d1-w64" / combo[0]
+        manifest = Manifest.load(folder)
+        on_disk = manifest.total_bytes + (folder / "manifest.json").stat().st_size
+        headers = 1_000 * (len(manifest.files) + 1)
+        assert on_disk < phases["transfer_model"]["value"] < on_disk + headers, combo
+        assert phases["transfer_library"]["value"] > 10_000, combo
         for cpu in ("cpu_load", "cpu_inference"):  # % of one core: 0 … 100 × cores
             assert 0 <= phases[cpu]["value"] <= 100 * os.cpu_count() + 5, (combo, cpu)
     assert "In the browser" in ran.out and "software GPU" in ran.out
@@ -162,4 +171,5 @@ def test_warm_cache_measures_a_second_load_in_the_same_context(converted, tmp_pa
     with Store(ws / "results.sqlite") as store:
         warm = {r["phase"]: r["value"] for r in store.rows() if r["setting"] == "cache=warm"}
     assert set(warm) == RECORDED and all(warm[p] > 0 for p in TIMED)
+    assert warm["transfer_model"] == 0  # every model file came from the HTTP cache
     assert run_cli(ws, "measure", "loading", "--cache", "hot").code == 2

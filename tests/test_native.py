@@ -27,7 +27,7 @@ def test_native_trial_stores_every_phase_positive_and_export_round_trips(workspa
     ran = run_cli(workspace_copy, "measure", "loading", "--runtimes", "native",
                   "--trials", "2", "--runs", "10")
     assert ran.code == 0, ran.err
-    assert "Native TensorFlow" in ran.out and "direct, b32" in ran.out
+    assert "Native (CPU): TensorFlow" in ran.out and "direct, b32" in ran.out
     with Store(workspace_copy / "results.sqlite") as store:
         rows = list(store.rows())
         envs = store.environments()

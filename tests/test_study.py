@@ -6,7 +6,8 @@ from browserdl.reports.store import Store
 def test_study_runs_every_stage_and_prints_the_tables(workspace_copy):
     ran = run_cli(workspace_copy, "study", "--models", "dnn-d1-w64", "--trials", "1")
     assert ran.code == 0, ran.err
-    for title in ("Table 1", "Table 3", "Fig. 4", "Browser ÷ native", "findings"):
+    for title in ("Table 1", "Table 3", "Fig. 4", "Browser ÷ native", "Fig. 1 — training", "Table 2",
+                  "findings"):
         assert title in ran.out, title
     html = workspace_copy / "report" / "index.html"
     assert f"report: {html}" in ran.err.replace("\n", "") and html.stat().st_size > 50_000
@@ -22,3 +23,6 @@ def test_study_runs_every_stage_and_prints_the_tables(workspace_copy):
         "files", "size_raw", "size_gzip", "size_brotli"}
     assert len(next(r["samples"] for r in rows if r["runtime"] == "tfjs"
                     and r["phase"] == "inference")) == 10  # the quick preset's runs
+    training = [r for r in rows if r["phase"] == "train_batch"]
+    assert {"native", "tfjs", "convnetjs", "brainjs", "synaptic"} <= {r["runtime"] for r in training}
+    assert all(len(r["samples"]) == 10 for r in training)  # the quick preset's training batches

@@ -16,6 +16,18 @@ GZIP_LEVEL = 9
 BROTLI_QUALITY = 9
 
 
+ENCODINGS = ("gzip", "br")  # HTTP Content-Encoding tokens
+
+
+def compress(data: bytes, encoding: str) -> bytes:
+    """`data` as a server sends it with this Content-Encoding (the levels above)."""
+    if encoding == "gzip":
+        return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+    if encoding == "br":
+        return brotli.compress(data, quality=BROTLI_QUALITY)
+    raise ValueError(f"unknown encoding {encoding}")
+
+
 @dataclass(frozen=True)
 class Sizes:
     files: int
@@ -31,6 +43,6 @@ def measure(folder: Path) -> Sizes:
     for entry in manifest.files:
         data = (folder / entry.name).read_bytes()
         raw += len(data)
-        gz += len(gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))
-        br += len(brotli.compress(data, quality=BROTLI_QUALITY))
+        gz += len(compress(data, "gzip"))
+        br += len(compress(data, "br"))
     return Sizes(len(manifest.files), raw, gz, br)

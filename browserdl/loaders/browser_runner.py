@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from browserdl.converter import FORMATS
 from browserdl.converter.base import Format
+from browserdl.loaders import network as network_profiles
 from browserdl.loaders.parity import BOUNDS, compare, reference
 from browserdl.loaders.runtimes import RUNTIMES, Runtime
 from browserdl.loaders.session import BrowserSession
@@ -28,10 +30,18 @@ class BrowserOptions:
     runs: int = DEFAULT_RUNS
     cache: str = "cold"  # cold: a fresh context per trial; warm: the second load in one context
     timeout_s: float = 120.0
+    network: str = network_profiles.NONE  # a profile of loaders/network.py
+    compression: str = "none"  # Content-Encoding the server answers with: none, gzip, br
 
 
 def setting(options: BrowserOptions) -> str:
-    return f"cache={options.cache}"
+    """cache=…, then network=… and compression=… when not the loopback defaults."""
+    text = f"cache={options.cache}"
+    if options.network != network_profiles.NONE:
+        text += f",network={options.network}"
+    if options.compression != "none":
+        text += f",compression={options.compression}"
+    return text
 
 
 def plan(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
@@ -78,6 +88,8 @@ def library_version(runtime: Runtime, libraries: dict[str, Any]) -> str:
 
 def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
            libraries: dict[str, Any]):  # -> sweep.Runner
+    primed: set[tuple[str, str, str]] = set()
+
     def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
         fmt: Format = FORMATS[key.format]
         ref = reference(ws, key.model)
@@ -87,9 +99,20 @@ def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
                    "formatUrl": session.url(ws.formats / key.model / key.format),
                    "inputUrl": session.url(ref.input_path), "shape": list(ref.inputs.shape),
                    "runs": options.runs, "batchRuns": BATCH_RUNS}
+        profile = network_profiles.profile(options.network)
+        if profile is not None:
+            env["network"] = profile.describe()
+        session.server.compression = options.compression
+        if options.compression != "none" and (key.model, key.format, key.runtime) not in primed:
+            # a CDN serves files compressed ahead of time: one unrecorded load fills the
+            # server's cache, so no trial times the server compressing
+            with suppress(RuntimeError):
+                session.measure({**request, "runs": 1, "batchRuns": 1}, options.timeout_s)
+            primed.add((key.model, key.format, key.runtime))
         started = time.perf_counter()
         try:
-            got = session.measure(request, options.timeout_s, warm=options.cache == "warm")
+            got = session.measure(request, options.timeout_s, warm=options.cache == "warm",
+                                  network=profile.cdp() if profile else None)
         except RuntimeError as exc:
             return TrialResult(False, error=str(exc), wall_s=time.perf_counter() - started), env
         wall = time.perf_counter() - started
@@ -106,12 +129,16 @@ def _result(fmt: Format, key: TrialKey, got: dict[str, Any], expected: np.ndarra
     samples = got["samples"]
     phases = [Phase(name, got["phases"][name]) for name in TIMED_PHASES]
     phases += [Phase(name, float(np.median(values)), "ms", values) for name, values in samples.items()]
-    phases += [Phase("js_heap", got["js_heap_bytes"], "bytes"),
+    transfer = got["transfer"]
+    phases += [Phase("transfer_model", transfer["model"]["transfer"], "bytes"),
+               Phase("transfer_library", transfer["library"]["transfer"], "bytes"),
+               Phase("js_heap", got["js_heap_bytes"], "bytes"),
                Phase("cpu_load", got["cpu_load_percent"], "%"),
                Phase("cpu_inference", got["cpu_inference_percent"], "%")]
     parity = compare(expected, np.asarray(got["output"], dtype=np.float32), BOUNDS[fmt.precision])
     detail = {"backend_used": got["backend"], "max_diff": parity.max_diff,
-              "renderer": got["env"]["renderer"], "library_bytes": got["library_bytes"]}
+              "renderer": got["env"]["renderer"], "library_bytes": got["library_bytes"],
+              "transfer": transfer}
     error = None
     if got["backend"] != key.backend:  # never assume the requested backend ran
         error = f"asked for backend {key.backend}, {key.runtime} ran {got['backend']}"

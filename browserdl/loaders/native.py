@@ -1,4 +1,5 @@
-"""Native timing: each cold trial in a fresh Python process running TensorFlow on the CPU."""
+"""Native timing: each cold trial in a fresh Python process, on the CPU: TensorFlow on model.h5
+(`native`) or onnxruntime on the onnx format's model.onnx (`ort-native`)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,28 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from browserdl.converter import FORMATS
 from browserdl.reports.store import Phase, TrialKey, TrialResult
 from browserdl.workspace import Workspace
 
-FORMAT = "keras-h5"
-RUNTIME = "native"
 BACKEND = "cpu"
+
+
+@dataclass(frozen=True)
+class Worker:
+    format: str  # the format it loads
+    module: str  # run as `python -m MODULE MODEL --runs N --batch N [--call CALL]`
+    calls: bool = False  # takes --call (TensorFlow: model(x) or model.predict)
+
+
+# native runtime (loaders/runtimes.py) -> its worker
+WORKERS = {
+    "native": Worker("keras-h5", "browserdl.loaders.native_worker", calls=True),
+    "ort-native": Worker("onnx", "browserdl.loaders.ort_worker"),
+}
 
 
 @dataclass
@@ -26,21 +41,35 @@ class NativeOptions:
     timeout_s: float = 600.0
 
 
-def setting(options: NativeOptions) -> str:
-    return f"call={options.call},batch={options.batch}"
+def setting(options: NativeOptions, runtime: str = "native") -> str:
+    """The trial setting; it starts with "call=" (the native tables select on it)."""
+    call = options.call if WORKERS[runtime].calls else "run"
+    return f"call={call},batch={options.batch}"
 
 
-def keys(models: list[str], trials: int, options: NativeOptions) -> list[TrialKey]:
-    return [TrialKey(m, FORMAT, RUNTIME, BACKEND, setting(options), t)
+def keys(models: list[str], trials: int, options: NativeOptions, runtime: str = "native") -> list[TrialKey]:
+    return [TrialKey(m, WORKERS[runtime].format, runtime, BACKEND, setting(options, runtime), t)
             for m in models for t in range(trials)]
+
+
+def model_file(ws: Workspace, key: TrialKey) -> Path:
+    """keras-h5 is the trained file itself; other formats are read from their conversion."""
+    if key.format == "keras-h5":
+        return ws.model_dir(key.model) / "model.h5"
+    return ws.formats / key.model / key.format / FORMATS[key.format].entry
 
 
 def runner(ws: Workspace, options: NativeOptions):  # -> sweep.Runner
     def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
-        path = ws.model_dir(key.model) / "model.h5"
-        command = [sys.executable, "-m", "browserdl.loaders.native_worker", str(path),
-                   "--runs", str(options.runs), "--batch", str(options.batch),
-                   "--call", options.call]
+        worker = WORKERS[key.runtime]
+        path = model_file(ws, key)
+        if not path.is_file():
+            return TrialResult(ok=False, error=f"{path} is missing: run `browserdl convert all-formats "
+                                                f"--models {key.model} --formats {key.format}`"), {}
+        command = [sys.executable, "-m", worker.module, str(path),
+                   "--runs", str(options.runs), "--batch", str(options.batch)]
+        if worker.calls:
+            command += ["--call", options.call]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
         started = time.perf_counter()
         try:
@@ -50,7 +79,7 @@ def runner(ws: Workspace, options: NativeOptions):  # -> sweep.Runner
             return TrialResult(ok=False, error=f"timed out after {options.timeout_s:.0f} s",
                                wall_s=time.perf_counter() - started), {}
         wall = time.perf_counter() - started
-        report = _last_json_line(done.stdout)
+        report = last_json_line(done.stdout)
         if report is None:
             tail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
             return TrialResult(ok=False, error=f"native worker died: {tail}", wall_s=wall), {}
@@ -61,7 +90,7 @@ def runner(ws: Workspace, options: NativeOptions):  # -> sweep.Runner
     return run
 
 
-def _last_json_line(stdout: str) -> dict[str, Any] | None:
+def last_json_line(stdout: str) -> dict[str, Any] | None:
     for line in reversed(stdout.strip().splitlines()):
         try:
             return json.loads(line)

@@ -18,9 +18,8 @@ from browserdl.models import data
 from browserdl.quiet import import_quietly
 from browserdl.workspace import Workspace, node_modules
 
-BATCH = {"imagenet": 4}  # test inputs per check: 32, but 4 for 224×224 images
-DEFAULT_BATCH = 32
 NODE_TIMEOUT_S = 300
+NODE_BACKENDS = ("cpu", "wasm")  # what a runtime's Node library runs; others need the browser
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def reference(ws: Workspace, model_id: str) -> Reference:
 
 
 def _test_inputs(task: str, ws: Workspace) -> np.ndarray:
-    n = BATCH.get(task, DEFAULT_BATCH)
+    n = data.check_batch(task)
     if task == "digits-flat":
         return data.load_digits(cache_dir=ws.cache).flat_test[:n]
     if task == "digits-image":
@@ -133,18 +132,36 @@ def verify(ws: Workspace, fmt: Format, folder: Path, session: Any = None,
     if runtime.needs_user_library and runtime.name not in libraries:
         return Parity("not installed", f"pass --lib {runtime.name}=PATH")
     try:
-        if runtime.name == "native":
-            got = _run_native(folder / fmt.entry, ref.inputs)
-        elif runtime.in_node:
-            got = _run_node(runtime.name, folder, ref, libraries.get(runtime.name))
-        else:
-            result = session.run(adapter=runtime.name, backend=fmt.backend,
-                                 formatUrl=session.url(folder), inputUrl=session.url(ref.input_path),
-                                 shape=list(ref.inputs.shape))
-            got = np.asarray(result["output"], dtype=np.float32)
+        got = run_format(ws, fmt, folder, ref, session, libraries)
     except RuntimeError as exc:
         return Parity("failed", str(exc), n=len(ref.inputs))
     return compare(ref.outputs, got, BOUNDS[fmt.precision])
+
+
+def in_browser(fmt: Format) -> bool:
+    """Whether `fmt`'s parity runs in Chromium: its runtime never runs in Node, or the format is
+    pinned to a backend Node lacks (onnx-webgl: webgl)."""
+    return not RUNTIMES[fmt.runtime].in_node or (fmt.pinned and fmt.backend not in NODE_BACKENDS)
+
+
+def run_format(ws: Workspace, fmt: Format, folder: Path, ref: Reference, session: Any = None,
+               libraries: dict[str, Path] | None = None) -> np.ndarray:
+    """`fmt`'s runtime on `ref.inputs`: in tf_keras (native), Node, or Chromium (`session`, else
+    one opened here: callers open none for a runtime that also runs in Node). A file that does not
+    load, or a runtime that errors, raises RuntimeError with the library's message."""
+    libraries = libraries or {}
+    if fmt.runtime == "native":
+        return _run_native(folder / fmt.entry, ref.inputs)
+    if not in_browser(fmt):
+        return _run_node(fmt.runtime, folder, ref, libraries.get(fmt.runtime))
+    if session is None:
+        from browserdl.loaders.session import BrowserSession
+
+        with BrowserSession(ws, libraries=libraries) as own:
+            return run_format(ws, fmt, folder, ref, own, libraries)
+    result = session.run(adapter=fmt.runtime, backend=fmt.backend, formatUrl=session.url(folder),
+                         inputUrl=session.url(ref.input_path), shape=list(ref.inputs.shape))
+    return np.asarray(result["output"], dtype=np.float32)
 
 
 def _run_native(path: Path, inputs: np.ndarray) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""A loopback-only static file server with the headers browser measurements need."""
+"""A loopback-only static file server with the headers browser measurements need.
+
+With `compression` set ("gzip" or "br") it answers a request whose Accept-Encoding allows it
+with that Content-Encoding, as a CDN does: every file but images, compressed as `measure
+sizes` counts them (converter/sizes.py), each compressed once and kept in memory.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
+
+from browserdl.converter.sizes import compress
 
 HOST = "127.0.0.1"
 
@@ -41,6 +48,8 @@ MIME_TYPES = {
     ".pb": "application/octet-stream",
 }
 DEFAULT_MIME = "application/octet-stream"
+COMPRESSIONS = ("none", "gzip", "br")
+_ALREADY_COMPRESSED = ("image/png", "image/jpeg")
 
 BLANK_PAGE = (
     b"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>browserdl</title></head>"
@@ -100,7 +109,23 @@ class _Handler(BaseHTTPRequestHandler):
         return path if path.is_file() else None
 
     def _send_file(self, path: Path, head: bool) -> None:
-        """The one place a file's bytes go out (compression negotiation will live here)."""
+        """The one place a file's bytes go out: compressed when asked for and accepted."""
+        encoding = self.server.compression  # type: ignore[attr-defined]
+        if encoding != "none" and self._accepts(encoding) and mime_type(path) not in _ALREADY_COMPRESSED:
+            body = self.server.encoded(path, encoding)  # type: ignore[attr-defined]
+            self.send_response(200)
+            self.send_header("Content-Type", mime_type(path))
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Vary", "Accept-Encoding")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", CACHE_CONTROL)
+            self.end_headers()
+            if not head:
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+            return
         try:
             stream = path.open("rb")
         except OSError:
@@ -118,6 +143,14 @@ class _Handler(BaseHTTPRequestHandler):
                     shutil.copyfileobj(stream, self.wfile, 1 << 20)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the page navigated away mid-download
+
+    def _accepts(self, encoding: str) -> bool:
+        """Whether the request's Accept-Encoding lists `encoding` with a non-zero q."""
+        for item in self.headers.get("Accept-Encoding", "").split(","):
+            token, _, params = item.strip().partition(";")
+            if token.strip() == encoding:
+                return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+        return False
 
     def _send_bytes(self, body: bytes, content_type: str, head: bool) -> None:
         self.send_response(200)
@@ -141,6 +174,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a browser's open keep-alive connection must not block shutdown
+    compression = "none"
+    cache: dict[tuple[Path, int, str], bytes]
+    lock: threading.Lock
+
+    def encoded(self, path: Path, encoding: str) -> bytes:
+        """The file compressed, computed once per (file, mtime, encoding)."""
+        key = (path, path.stat().st_mtime_ns, encoding)
+        with self.lock:
+            if key not in self.cache:
+                self.cache[key] = compress(path.read_bytes(), encoding)
+            return self.cache[key]
 
 
 class LoopbackServer:
@@ -151,8 +195,10 @@ class LoopbackServer:
         page.goto(server.url + "/")
     """
 
-    def __init__(self, mounts: dict[str, Path | str] | None = None, host: str = HOST) -> None:
+    def __init__(self, mounts: dict[str, Path | str] | None = None, host: str = HOST,
+                 compression: str = "none") -> None:
         self.host = host
+        self._compression = compression
         self.mounts: dict[str, Path] = {}
         for prefix, folder in (mounts or {}).items():
             key = "/" + prefix.strip("/") + "/"
@@ -167,6 +213,19 @@ class LoopbackServer:
         return self._server.server_address[1]
 
     @property
+    def compression(self) -> str:
+        return self._compression
+
+    @compression.setter
+    def compression(self, encoding: str) -> None:
+        """Switch the Content-Encoding served from the next request on ("none", "gzip", "br")."""
+        if encoding not in COMPRESSIONS:
+            raise ValueError(f"compression {encoding}: choose one of {', '.join(COMPRESSIONS)}")
+        self._compression = encoding
+        if self._server is not None:
+            self._server.compression = encoding
+
+    @property
     def url(self) -> str:
         """The origin, e.g. "http://127.0.0.1:41234" (no trailing slash)."""
         return f"http://{self.host}:{self.port}"
@@ -174,6 +233,8 @@ class LoopbackServer:
     def start(self) -> LoopbackServer:
         handler = type("Handler", (_Handler,), {"mounts": dict(self.mounts)})
         self._server = _Server((self.host, 0), handler)
+        self._server.compression = self._compression
+        self._server.cache, self._server.lock = {}, threading.Lock()
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="browserdl-server", daemon=True
         )

@@ -52,7 +52,7 @@ class BrowserSession:
 
         mounts: dict[str, Path | str] = {
             "/node_modules/": node_modules(), "/formats/": self.ws.formats,
-            "/js/": JS_DIR, "/pages/": PAGES_DIR,
+            "/cache/": self.ws.cache, "/js/": JS_DIR, "/pages/": PAGES_DIR,
         }
         mounts.update({f"/lib/{name}/": path.parent for name, path in self.libraries.items()})
         self.server = self._stack.enter_context(LoopbackServer(mounts, host=self.serve_host))
@@ -92,7 +92,9 @@ class BrowserSession:
         return {"browser": f"{self.browser.browser_type.name} {self.browser.version}", **where}
 
     def url(self, path: Path) -> str:
-        """The server URL of a file or folder inside the workspace's formats."""
+        """The server URL of a file or folder inside the workspace's formats or cache."""
+        if path.is_relative_to(self.ws.cache):
+            return "/cache/" + path.relative_to(self.ws.cache).as_posix()
         return "/formats/" + path.relative_to(self.ws.formats).as_posix()
 
     def _options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +122,11 @@ class BrowserSession:
             if watchdog is not None and not watchdog.is_alive():
                 raise RuntimeError(f"{options['adapter']}: page hung (busy), renderer killed "
                                    f"after {timeout_s + KILL_GRACE_S:.0f} s") from None
-            raise RuntimeError(_first_line(exc)) from None
+            reason = _first_line(exc)
+            if reason == "Target crashed":  # e.g. V8 out of memory compiling a giant function
+                reason = ("the page's renderer crashed (Target crashed), e.g. out of memory: "
+                          "the browser itself could not run this model")
+            raise RuntimeError(reason) from None
         finally:
             if watchdog is not None:
                 watchdog.cancel()
@@ -139,18 +145,24 @@ class BrowserSession:
         finally:
             _close_quietly(context)
 
-    def measure(self, options: dict[str, Any], timeout_s: float, warm: bool = False) -> dict[str, Any]:
+    def measure(self, options: dict[str, Any], timeout_s: float, warm: bool = False,
+                network: dict[str, Any] | None = None) -> dict[str, Any]:
         """One timed trial: load (library, download, parse, build), then warm-up, steady-state
         and batch inference; with the renderer's CPU time and JS heap read over CDP between the
-        two halves. `warm` loads once first in the same context, so the HTTP cache is warm."""
+        two halves. `warm` loads once first in the same context, so the HTTP cache is warm.
+        `network`: Network.emulateNetworkConditions parameters, applied to each page once it
+        has loaded the harness (emulation belongs to a page, not to the context)."""
         self.ensure_browser()
         options = self._options(options)
         context = self.browser.new_context()
         try:
             if warm:
-                self._call(self._open(context, timeout_s), "measureLoad", options, timeout_s)
+                first = self._open(context, timeout_s)
+                _emulate(context.new_cdp_session(first), network)
+                self._call(first, "measureLoad", options, timeout_s)
             page = self._open(context, timeout_s)
             cdp = context.new_cdp_session(page)
+            _emulate(cdp, network)
             cdp.send("Performance.enable")
             before = _metrics(cdp)
             loaded = self._call(page, "measureLoad", options, timeout_s)
@@ -162,6 +174,7 @@ class BrowserSession:
                 "samples": inferred["samples"],
                 "backend": loaded["backend"],
                 "library_bytes": loaded["libraryBytes"],
+                "transfer": loaded["transfer"],
                 "env": loaded["env"],
                 "output": inferred["output"],
                 "cpu_load_percent": _cpu_percent(before, middle),
@@ -170,6 +183,44 @@ class BrowserSession:
             }
         finally:
             _close_quietly(context)
+
+
+    def train(self, options: dict[str, Any], timeout_s: float, window_ms: float) -> dict[str, Any]:
+        """One training trial in a fresh context: load + warm-up batch, then the timed batches in
+        chunks of at least `window_ms`, the renderer's CPU use read over CDP around each chunk
+        (Table 2's max/min/average come from these windows), then the probe's loss again."""
+        self.ensure_browser()
+        options = self._options(options)
+        name = {"adapter": options["adapter"]}
+        context = self.browser.new_context()
+        try:
+            page = self._open(context, timeout_s)
+            cdp = context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            started = self._call(page, "trainStart", options, timeout_s)
+            times: list[float] = []
+            losses: list[float] = []
+            cpu: list[float] = []
+            done = False
+            while not done:
+                before = _metrics(cdp)
+                chunk = self._call(page, "trainChunk", {**name, "minMs": window_ms}, timeout_s)
+                cpu.append(_cpu_percent(before, _metrics(cdp)))
+                times += chunk["times"]
+                losses += chunk["losses"]
+                done = chunk["done"]
+            heap = _metrics(cdp)["JSHeapUsedSize"]
+            finished = self._call(page, "trainFinish", name, timeout_s)
+            return {**started, "times": times, "losses": losses, "cpu_windows": cpu,
+                    "js_heap_bytes": heap, "lossAfter": finished["lossAfter"]}
+        finally:
+            _close_quietly(context)
+
+
+def _emulate(cdp: Any, network: dict[str, Any] | None) -> None:
+    if network:
+        cdp.send("Network.enable")  # without it the conditions are accepted but not applied
+        cdp.send("Network.emulateNetworkConditions", network)
 
 
 def _metrics(cdp: Any) -> dict[str, float]:

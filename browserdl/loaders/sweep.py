@@ -20,10 +20,12 @@ class SweepSummary:
     measured: int = 0
     skipped: int = 0
     failed: list[tuple[TrialKey, str]] = field(default_factory=list)
+    # the library cannot do this (e.g. a kernel its backend lacks): recorded, not a failure
+    not_applicable: list[tuple[TrialKey, str]] = field(default_factory=list)
 
     def __add__(self, other: SweepSummary) -> SweepSummary:
         return SweepSummary(self.measured + other.measured, self.skipped + other.skipped,
-                            self.failed + other.failed)
+                            self.failed + other.failed, self.not_applicable + other.not_applicable)
 
 
 def run_sweep(
@@ -41,6 +43,8 @@ def run_sweep(
         store.record(key, result, env_id)
         if result.ok:
             summary.measured += 1
+        elif result.detail.get("not_applicable"):
+            summary.not_applicable.append((key, result.error or "not applicable"))
         else:
             summary.failed.append((key, result.error or "failed"))
         progress.advance(task)

@@ -10,6 +10,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,12 @@ from browserdl.workspace import node_modules
 
 SPLIT_SEED = 20190513  # the WWW'19 conference date: a fixed, documented split
 NPM_TRAIN = 8000  # of the package's 10,000 digits; the other 2,000 are the test set
+
+
+def check_batch(task: str) -> int:
+    """How many inputs a parity check (and the harness's batch runs) feed a model of this task:
+    32, but 4 for the 224×224 Keras applications."""
+    return 4 if task == "imagenet" else 32
 
 
 @dataclass(frozen=True)
@@ -175,3 +182,22 @@ def char_sequences(step: int = 3, seq_len: int = SEQUENCE_LENGTH) -> CharSequenc
         source=f"generated text: {len(text)} chars, {len(charset)} symbols, "
         f"windows of {seq_len} every {step} (seed {TEXT_SEED})",
     )
+
+
+def load_task(task: str, cache_dir: Path | None = None, mnist: Path | None = None) -> Any:
+    """The data set a model family's task trains on (None for the Keras applications)."""
+    if task.startswith("digits"):
+        return load_digits(mnist, cache_dir=cache_dir)
+    if task == "chars":
+        return char_sequences()
+    return None
+
+
+def split(task: str, ds: Any) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test) as the family's input layer wants them."""
+    if task == "digits-flat":
+        return ds.flat_train, ds.y_train, ds.flat_test, ds.y_test
+    if task == "digits-image":
+        return ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    cut = int(len(ds.x) * 0.9)  # chars: the last tenth of the windows is held out
+    return ds.x[:cut], ds.y[:cut], ds.x[cut:], ds.y[cut:]

@@ -45,7 +45,7 @@ def train_models(
     for spec in todo:
         progress.update(overall, description=f"training {spec.id}")
         if spec.family.task not in datasets:
-            datasets[spec.family.task] = _dataset(spec.family.task, ws, options.mnist)
+            datasets[spec.family.task] = data.load_task(spec.family.task, ws.cache, options.mnist)
         metas.append(_train_one(spec, ws, datasets[spec.family.task], options, progress))
         progress.advance(overall)
     progress.remove_task(overall)
@@ -54,24 +54,6 @@ def train_models(
 
 def _read_meta(ws: Workspace, model_id: str) -> dict[str, Any]:
     return json.loads((ws.model_dir(model_id) / "meta.json").read_text())
-
-
-def _dataset(task: str, ws: Workspace, mnist: Path | None) -> Any:
-    if task.startswith("digits"):
-        return data.load_digits(mnist, cache_dir=ws.cache)
-    if task == "chars":
-        return data.char_sequences()
-    return None
-
-
-def _arrays(task: str, ds: Any) -> tuple[np.ndarray, ...]:
-    """(x_train, y_train, x_test, y_test) as the family's input layer wants them."""
-    if task == "digits-flat":
-        return ds.flat_train, ds.y_train, ds.flat_test, ds.y_test
-    if task == "digits-image":
-        return ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    split = int(len(ds.x) * 0.9)  # chars: the last tenth of the windows is held out
-    return ds.x[:split], ds.y[:split], ds.x[split:], ds.y[split:]
 
 
 class _BatchProgress:
@@ -106,7 +88,7 @@ def _train_one(
         meta["data_source"] = _load_user_weights(model, spec.id, weights) if weights else (
             f"random weights (seed {SEED}); never trained here")
     else:
-        x_train, y_train, x_test, y_test = _arrays(task, ds)
+        x_train, y_train, x_test, y_test = data.split(task, ds)
         model.compile(optimizer=tf_keras.optimizers.Adam(LEARNING_RATE),
                       loss=spec.family.loss, metrics=["accuracy"])
         steps = -(-len(x_train) // BATCH_SIZE) * options.epochs

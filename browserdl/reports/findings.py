@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.table import Table
 
+from browserdl.reports import training_tables
 from browserdl.reports.loading_tables import GPU_BACKENDS, ratios
 from browserdl.reports.stats import Summary, phase_summaries
 from browserdl.reports.store import Store
@@ -46,6 +47,8 @@ class _Data:
     sizes: dict[tuple[str, str], float]  # (model, format) -> raw bytes
     renderers: dict[tuple, str]
     ratios: list[dict[str, Any]]
+    training: dict[tuple[str, str], dict[tuple[int, int], float]]  # DNN mean ms per batch
+    training_cpu: dict[tuple[str, str], float]  # largest CPU window while training, %
 
 
 def paper_findings() -> list[dict[str, Any]]:
@@ -60,7 +63,14 @@ def _load(store: Store) -> _Data:
              if r["setting"] == "sizes" and r["ok"] and r["phase"] == "size_raw"}
     renderers = {(r["model"], r["format"], r["runtime"], r["backend"], r["setting"]):
                  r["detail"]["renderer"] for r in rows if r["detail"].get("renderer")}
-    return _Data(groups, sizes, renderers, ratios(store))
+    training: dict[tuple[str, str], dict[tuple[int, int], float]] = defaultdict(dict)
+    training_cpu: dict[tuple[str, str], float] = {}
+    for (model, runtime, backend), group in training_tables.trials(store).items():
+        if (m := _DNN.fullmatch(model)) and group["batch"]:
+            training[(runtime, backend)][(int(m[1]), int(m[2]))] = statistics.mean(group["batch"])
+        if group["cpu"]:
+            training_cpu[(runtime, backend)] = max(group["cpu"] + [training_cpu.get((runtime, backend), 0)])
+    return _Data(groups, sizes, renderers, ratios(store), dict(training), training_cpu)
 
 
 def _med(phases: dict[str, tuple[Summary, str]], name: str) -> float | None:
@@ -97,23 +107,35 @@ def _dnn_inference(data: _Data) -> dict[tuple[str, str], dict[tuple[int, int], f
     return out
 
 
-def _f2_width(data: _Data) -> tuple[str, str]:
-    wider, deeper = [], []  # time factor when width (depth) doubles, per runtime/backend and model
-    for grid in _dnn_inference(data).values():
+def _doublings(grids: list[dict[tuple[int, int], float]]) -> tuple[list[float], list[float]]:
+    """Time factors when width (depth) doubles, per runtime/backend and model."""
+    wider, deeper = [], []
+    for grid in grids:
         for (d, w), t in grid.items():
             if (d, 2 * w) in grid:
                 wider.append(grid[(d, 2 * w)] / t)
             if (2 * d, w) in grid:
                 deeper.append(grid[(2 * d, w)] / t)
-    if not wider or not deeper:
-        return LACKS, ("inference only (training not measured yet); needs DNNs that differ by a "
-                       f"doubled width and by a doubled depth on the same runtime (found "
-                       f"{len(wider)} width and {len(deeper)} depth pairs)")
-    w_med, d_med = statistics.median(wider), statistics.median(deeper)
-    verdict = SUPPORTS if w_med > d_med else CONTRADICTS
-    return verdict, (f"inference (training not measured yet): doubling width multiplies time by "
-                     f"{w_med:.2f}× (median of {len(wider)}), doubling depth by {d_med:.2f}× "
-                     f"(median of {len(deeper)}); the paper: width doubling ≈ 2× (line 239)")
+    return wider, deeper
+
+
+def _f2_width(data: _Data) -> tuple[str, str]:
+    tasks = {"inference": _doublings(list(_dnn_inference(data).values())),
+             "training": _doublings(list(data.training.values()))}
+    parts, verdicts = [], []
+    for task, (wider, deeper) in tasks.items():
+        if not wider or not deeper:
+            parts.append(f"{task}: lacks DNNs differing by a doubled width and by a doubled depth on "
+                         f"the same runtime ({len(wider)} width, {len(deeper)} depth pairs)")
+            continue
+        w_med, d_med = statistics.median(wider), statistics.median(deeper)
+        verdicts.append(w_med > d_med)
+        parts.append(f"{task}: doubling width multiplies time by {w_med:.2f}× (median of "
+                     f"{len(wider)}), doubling depth by {d_med:.2f}× ({len(deeper)})")
+    if not verdicts:
+        return LACKS, "; ".join(parts)
+    verdict = SUPPORTS if all(verdicts) else CONTRADICTS
+    return verdict, "; ".join(parts) + "; the paper: width doubling ≈ 2× (line 239)"
 
 
 def _f3_loading(data: _Data) -> tuple[str, str]:
@@ -212,6 +234,10 @@ def _f7_stack(data: _Data) -> tuple[str, str]:
                 if m2 == model and (r2, b2) == ("tfjs", "cpu") and (t := _med(p2, "inference")):
                     pairs.append(f"{model} {t / c:.1f}×")
     proxy = ("; proxy, tfjs/cpu ÷ convnetjs inference: " + ", ".join(sorted(pairs))) if pairs else ""
+    convnet, tfjs = data.training.get(("convnetjs", "cpu"), {}), data.training.get(("tfjs", "cpu"), {})
+    if common := sorted(set(convnet) & set(tfjs)):
+        proxy += "; training per batch, tfjs/cpu ÷ convnetjs (paper 2–3×, line 176): " + ", ".join(
+            f"dnn-d{d}-w{w} {tfjs[(d, w)] / convnet[(d, w)]:.1f}×" for d, w in common)
     return LACKS, "call-stack depth is not recorded (paper: ConvNetJS 3 vs TF.js 48, line 247)" + proxy
 
 
@@ -221,11 +247,20 @@ def _f8_cpu(data: _Data) -> tuple[str, str]:
     if not usage:
         return LACKS, "needs the renderer's CPU time during inference (cpu_inference)"
     top = max(usage, key=usage.get)  # type: ignore[arg-type]
-    verdict = SUPPORTS if usage[top] < 200 else CONTRADICTS
+    training = {f"{r}/{b}": v for (r, b), v in data.training_cpu.items()
+                if r != "native" and b not in GPU_BACKENDS}
+    peak = max([usage[top], *training.values()])
+    verdict = SUPPORTS if peak < 200 else CONTRADICTS
+    trained = ""
+    if training:
+        windows = ", ".join(f"{k} {v:.0f} %" for k, v in sorted(training.items()))
+        native = data.training_cpu.get(("native", "cpu"))
+        trained = f" Training, largest window: {windows}" + (
+            f" (native TensorFlow {native:.0f} %, every thread)." if native is not None else ".")
     return verdict, (f"renderer CPU during inference on CPU-side backends: median "
                      f"{statistics.median(usage.values()):.0f} %, max {usage[top]:.0f} % ({top}) of "
                      f"one core over {len(usage)} groups (rule: < 200 % = never two cores; paper "
-                     f"Table 2 max 113.9 %, line 187). GPU memory limit: lacks data.")
+                     f"Table 2 max 113.9 %, line 187).{trained} GPU memory limit: lacks data.")
 
 
 def evaluate(store: Store) -> list[Finding]:

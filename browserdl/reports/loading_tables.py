@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from rich.table import Table
 
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.reports.stats import Summary, phase_summaries
 from browserdl.reports.store import Store
 from browserdl.reports.tables import fmt_summary
@@ -18,11 +18,26 @@ BROWSER_PHASES = [("library", "library", False), ("download", "download", False)
                   ("batch_inference", "batch", False), ("js_heap", "JS heap", False),
                   ("cpu_inference", "CPU (inf.)", False)]
 GPU_BACKENDS = {"webgl", "webgpu", "gpu"}
-# browser phase(s) ↔ the native phase that does the same work
+# browser phase(s) ↔ the native phase that does the same work (TensorFlow's import is its
+# library phase; onnxruntime's worker calls it `library`)
 RATIO_PHASES = [("library", ("library",), "tf_import"),
                 ("load", ("download", "parse", "build"), "load"),
                 ("warm-up", ("warmup",), "warmup"), ("inference", ("inference",), "inference"),
                 ("batch", ("batch_inference",), "batch_inference")]
+
+
+def loopback(setting: str) -> bool:
+    """Timed over plain loopback (no network profile, no compression), or native: the trials
+    the paper's figures, the ratios and the trees compare."""
+    return setting in ("cache=cold", "cache=warm") or setting.startswith("call=")
+
+
+def setting_label(setting: str) -> str:
+    """", warm cache", ", 3g", ", br" … for what a browser setting adds to cache=cold."""
+    fields = dict(part.split("=", 1) for part in setting.split(",") if "=" in part)
+    words = ["warm cache"] if fields.get("cache") == "warm" else []
+    words += [fields[k] for k in ("network", "compression") if k in fields]
+    return "".join(f", {w}" for w in words)
 
 
 def _renderers(store: Store) -> dict[tuple, str]:
@@ -42,13 +57,13 @@ def backend_label(backend: str, renderer: str) -> str:
 
 
 def _runtime_label(runtime: str, backend: str, setting: str, renderer: str) -> str:
-    warm = ", warm cache" if setting == "cache=warm" else ""
-    return f"{runtime}/{backend_label(backend, renderer)}{warm}"
+    return f"{runtime}/{backend_label(backend, renderer)}{setting_label(setting)}"
 
 
 def _browser_groups(summaries: dict[tuple, dict[str, tuple[Summary, str]]]
                     ) -> dict[tuple, dict[str, tuple[Summary, str]]]:
-    return {g: s for g, s in summaries.items() if g[2] != "native" and g[4].startswith("cache=")}
+    return {g: s for g, s in summaries.items()
+            if not (g[2] in RUNTIMES and RUNTIMES[g[2]].native) and g[4].startswith("cache=")}
 
 
 def browser_table(store: Store) -> Table | None:
@@ -79,22 +94,26 @@ def browser_table(store: Store) -> Table | None:
 
 
 def ratios(store: Store) -> list[dict[str, Any]]:
-    """Browser ÷ native median per phase, for every browser group whose model ran natively."""
+    """Browser ÷ native median per phase, for every browser group whose model ran natively on
+    its runtime's baseline (TensorFlow; onnxruntime for ONNX Runtime Web)."""
     summaries = phase_summaries(store.rows())
-    native: dict[str, dict[str, tuple[Summary, str]]] = defaultdict(dict)
+    native: dict[tuple[str, str], dict[str, tuple[Summary, str]]] = {}
     for (model, _, runtime, _, setting), phases in summaries.items():
-        if runtime == "native" and setting.startswith("call="):
-            native[model] = phases
+        if runtime in RUNTIMES and RUNTIMES[runtime].native and setting.startswith("call="):
+            native[(model, runtime)] = {**phases, **({"tf_import": phases["library"]}
+                                                     if "library" in phases else {})}
     rows = []
     for (model, fmt, runtime, backend, setting), phases in sorted(_browser_groups(summaries).items()):
-        if model not in native:
+        baseline = RUNTIMES[runtime].baseline if runtime in RUNTIMES else "native"
+        if (model, baseline) not in native or not loopback(setting):
             continue
         row: dict[str, Any] = {"model": model, "format": fmt, "runtime": runtime,
-                               "backend": backend, "setting": setting}
+                               "backend": backend, "setting": setting, "baseline": baseline}
         for label, browser_parts, native_phase in RATIO_PHASES:
-            if all(p in phases for p in browser_parts) and native_phase in native[model]:
+            reference = native[(model, baseline)]
+            if all(p in phases for p in browser_parts) and native_phase in reference:
                 browser = sum(phases[p][0].median for p in browser_parts)
-                row[label] = browser / native[model][native_phase][0].median
+                row[label] = browser / reference[native_phase][0].median
         rows.append(row)
     return rows
 
@@ -104,9 +123,10 @@ def ratio_table(store: Store) -> Table | None:
     if not rows:
         return None
     renderers = _renderers(store)
-    table = Table(title="Browser ÷ native TensorFlow, per phase (medians; library ↔ TF import, "
-                  "load = download + parse + build ↔ load of model.h5)", title_justify="left")
-    for column in ("model", "format", "runtime/backend"):
+    table = Table(title="Browser ÷ native, per phase (medians; ÷ TensorFlow, or onnxruntime for "
+                  "ort; library ↔ import, load = download + parse + build ↔ loading the file)",
+                  title_justify="left")
+    for column in ("model", "format", "runtime/backend", "÷"):
         table.add_column(column, no_wrap=True)
     for label, _, _ in RATIO_PHASES:
         table.add_column(label, justify="right")
@@ -114,6 +134,7 @@ def ratio_table(store: Store) -> Table | None:
         key = (row["model"], row["format"], row["runtime"], row["backend"], row["setting"])
         cells = [f"{row[label]:.2f}×" if label in row else "—" for label, _, _ in RATIO_PHASES]
         table.add_row(row["model"], row["format"], _runtime_label(
-            row["runtime"], row["backend"], row["setting"], renderers.get(key, "")), *cells)
+            row["runtime"], row["backend"], row["setting"], renderers.get(key, "")),
+            row["baseline"], *cells)
     return table
 

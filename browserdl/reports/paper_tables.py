@@ -8,15 +8,13 @@ from collections import defaultdict
 
 from rich.table import Table
 
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.models.zoo import APPLICATIONS
 from browserdl.reports.loading_tables import backend_label
 from browserdl.reports.stats import Summary, phase_summaries
 from browserdl.reports.store import Store
 from browserdl.reports.tables import fmt_value
 
-# Which frameworks can train in the browser: a property of the library (paper Table 1).
-TRAINING = {"tfjs": "yes", "convnetjs": "yes", "brainjs": "yes", "synaptic": "yes", "mind": "yes",
-            "kerasjs": "no (inference only)", "webdnn": "no (inference only)", "native": "yes"}
 _DNN = re.compile(r"dnn-d(\d+)-w(\d+)")
 # each figure: (title, browser phases summed, native phase)
 FIGURES = {
@@ -30,7 +28,7 @@ FIGURES = {
 
 def _timing_groups(store: Store) -> dict[tuple, dict[str, tuple[Summary, str]]]:
     return {g: s for g, s in phase_summaries(store.rows()).items()
-            if g[4].startswith(("cache=cold", "call="))}
+            if g[4] == "cache=cold" or g[4].startswith("call=")}
 
 
 def _renderer_of(store: Store) -> dict[tuple[str, str], str]:
@@ -48,7 +46,10 @@ def table1(store: Store) -> Table | None:
     library_bytes: dict[str, float] = {}
     worked: dict[str, set[str]] = defaultdict(set)
     tried: dict[str, set[str]] = defaultdict(set)
+    trained: dict[str, set[str]] = defaultdict(set)
     for row in store.rows():
+        if row["setting"].startswith("train=") and row["ok"]:
+            trained[row["runtime"]].add(row["backend"])
         if not row["setting"].startswith(("cache=", "call=")):
             continue
         runtime = row["runtime"]
@@ -57,7 +58,8 @@ def table1(store: Store) -> Table | None:
             worked[runtime].add(row["backend"])
         env = envs.get(row["env_id"], {})
         library[runtime] = env.get("runtime_library") or (
-            f"tensorflow {env['tensorflow']}" if runtime == "native" and "tensorflow" in env else "")
+            " ".join(f"{k} {env[k]}" for k in ("tensorflow", "onnxruntime") if k in env)
+            if RUNTIMES[runtime].native else "")
         if row["detail"].get("library_bytes"):
             library_bytes[runtime] = row["detail"]["library_bytes"]
     formats: dict[str, list[str]] = defaultdict(list)
@@ -82,9 +84,17 @@ def table1(store: Store) -> Table | None:
         table.add_row(runtime, library.get(runtime, ""),
                       fmt_value(library_bytes[runtime], "bytes") if runtime in library_bytes else "—",
                       backends or "—", ", ".join(formats[runtime]) or "—",
-                      TRAINING.get(runtime, "?"),
+                      _training(runtime, trained),
                       f"{checked.count('ok')} / {len(checked)}" if checked else "—")
     return table
+
+
+def _training(runtime: str, trained: dict[str, set[str]]) -> str:
+    """Whether the library can train (paper Table 1), and where it trained here."""
+    if runtime in trained:
+        return f"yes (trained here: {', '.join(sorted(trained[runtime]))})"
+    known = RUNTIMES.get(runtime)
+    return "?" if known is None else "yes" if known.trains else "no (inference only)"
 
 
 def _series(store: Store, browser_phases: tuple[str, ...], native_phase: str,
@@ -96,8 +106,8 @@ def _series(store: Store, browser_phases: tuple[str, ...], native_phase: str,
     for (model, fmt, runtime, backend, _), phases in sorted(_timing_groups(store).items()):
         if model not in models:
             continue
-        if runtime == "native":
-            column, wanted = "native", (native_phase,)
+        if RUNTIMES[runtime].native:
+            column, wanted = runtime, (native_phase,)
         else:
             column = f"{runtime}/{backend_label(backend, renderers.get((runtime, backend), ''))}"
             if fmt.endswith(("-f16", "-u8", "-8bit")):
@@ -108,7 +118,7 @@ def _series(store: Store, browser_phases: tuple[str, ...], native_phase: str,
         values[(model, column)] = sum(phases[p][0].median for p in wanted)
         if column not in columns:
             columns.append(column)
-    columns.sort(key=lambda c: (c != "native", c))
+    columns.sort(key=lambda c: (c not in RUNTIMES or not RUNTIMES[c].native, c))
     return columns, values
 
 

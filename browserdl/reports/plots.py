@@ -8,8 +8,8 @@ last figure shows the browser ÷ native ratio per phase. A figure without data i
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,13 @@ matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.models.zoo import APPLICATIONS  # names only: zoo imports TensorFlow lazily
-from browserdl.reports.loading_tables import RATIO_PHASES, backend_label, ratios
+from browserdl.reports import network_tables
+from browserdl.reports.loading_tables import RATIO_PHASES, backend_label, loopback, ratios, setting_label
 from browserdl.reports.store import Store
+from browserdl.reports.tables import model_order
+from browserdl.reports.training_tables import TRAINING_SETTING, training_ratios
 
 LOAD_PARTS = ("download", "parse", "build")  # as native `load`: the library (≈ TF import) apart
 NATIVE = "native"
@@ -45,27 +49,14 @@ class Figure:
 Series = dict[tuple[str, str, str], dict[str, list[float]]]
 
 
-def _model_order(model: str) -> tuple:
-    """DNN grid first by depth then width, then CNN, RNN, the rest by name."""
-    for rank, pattern in enumerate((r"dnn-d(\d+)-w(\d+)", r"dnn-d(\d+)-w(\d+)-tanh",
-                                    r"cnn-l(\d+)-w(\d+)", r"rnn-l(\d+)-w(\d+)")):
-        match = re.fullmatch(pattern, model)
-        if match:
-            return (rank, int(match[1]), int(match[2]), model)
-    return (9, 0, 0, model)
-
-
-def _timed(setting: str) -> bool:
-    """Timing trials only: browser cache=…, native call=… (not the file-size rows)."""
-    return setting.startswith("cache=") or setting.startswith("call=")
-
-
-def _collect(store: Store) -> tuple[dict[tuple, dict[int, dict[str, Any]]], dict[tuple, str]]:
-    """(model, runtime, backend, setting) -> trial -> phase -> row; and each group's renderer."""
+def _collect(store: Store, keep: Callable[[str], bool] = loopback
+             ) -> tuple[dict[tuple, dict[int, dict[str, Any]]], dict[tuple, str]]:
+    """(model, runtime, backend, setting) -> trial -> phase -> row, for the settings `keep`
+    accepts; and each group's renderer."""
     trials: dict[tuple, dict[int, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
     renderers: dict[tuple, str] = {}
     for row in store.rows():
-        if not row["ok"] or not row["phase"] or not _timed(row["setting"]):
+        if not row["ok"] or not row["phase"] or not keep(row["setting"]):
             continue
         key = (row["model"], row["runtime"], row["backend"], row["setting"])
         trials[key][row["trial"]][row["phase"]] = row
@@ -80,7 +71,7 @@ def _series(trials: dict[tuple, dict[int, dict[str, Any]]], browser_parts: tuple
     `browser_parts`), or with `pool` every raw sample of every trial."""
     out: Series = defaultdict(lambda: defaultdict(list))
     for (model, runtime, backend, setting), by_trial in trials.items():
-        parts = (native_phase,) if runtime == NATIVE else browser_parts
+        parts = (native_phase,) if _native(runtime) else browser_parts
         for phases in by_trial.values():
             if not all(p in phases for p in parts):
                 continue
@@ -94,12 +85,15 @@ def _series(trials: dict[tuple, dict[int, dict[str, Any]]], browser_parts: tuple
 
 def _label(key: tuple[str, str, str], renderers: dict[tuple, str]) -> str:
     runtime, backend, setting = key
-    warm = ", warm cache" if setting == "cache=warm" else ""
-    return f"{runtime}/{backend_label(backend, renderers.get(key, ''))}{warm}"
+    return f"{runtime}/{backend_label(backend, renderers.get(key, ''))}{setting_label(setting)}"
+
+
+def _native(runtime: str) -> bool:
+    return runtime in RUNTIMES and RUNTIMES[runtime].native
 
 
 def _series_order(key: tuple[str, str, str]) -> tuple:
-    return (key[0] == NATIVE, key)  # native last, beside the browser bars it is compared with
+    return (_native(key[0]), key)  # native last, beside the browser bars it is compared with
 
 
 def _save(fig: Any, out_dir: Path, name: str) -> tuple[Path, Path]:
@@ -112,15 +106,17 @@ def _save(fig: Any, out_dir: Path, name: str) -> tuple[Path, Path]:
 
 
 def _grouped_bars(series: Series, models: list[str], renderers: dict[tuple, str], ylabel: str,
-                  title: str, log: bool = True, reference: float | None = None) -> Any:
-    """Bars of the median, whiskers p10–p90; a missing (model, series) leaves a gap."""
+                  title: str, log: bool = True, reference: float | None = None,
+                  labels: dict[tuple, str] | None = None) -> Any:
+    """Bars of the median, whiskers p10–p90; a missing (model, series) leaves a gap. `labels`
+    names the series when they are not (runtime, backend, setting)."""
     keys = sorted((k for k in series if any(series[k].get(m) for m in models)), key=_series_order)
     colors = plt.get_cmap("tab20")(np.linspace(0, 1, 20))
     width = 0.8 / len(keys)
     fig, ax = plt.subplots(figsize=(min(14.0, max(7.0, 0.16 * len(models) * len(keys) + 3)), 4.8))
     x = np.arange(len(models))
     for i, key in enumerate(keys):
-        label = _label(key, renderers)
+        label = labels[key] if labels else _label(key, renderers)
         xs, med, lo, hi = [], [], [], []
         for j, model in enumerate(models):
             values = series[key].get(model)
@@ -131,7 +127,9 @@ def _grouped_bars(series: Series, models: list[str], renderers: dict[tuple, str]
             med.append(p50)
             lo.append(p50 - p10)
             hi.append(p90 - p50)
-        color = "black" if key[0] == NATIVE else colors[i % 20]
+        color = colors[i % 20]
+        if _native(key[0]) and not labels:  # TensorFlow black, onnxruntime grey
+            color = "black" if key[0] == NATIVE else "0.45"
         ax.bar(xs, med, width=width, color=color, label=label, yerr=[lo, hi], capsize=2,
                error_kw={"elinewidth": 0.8, "ecolor": "0.3"},
                hatch="//" if "software GPU" in label else None, edgecolor="white", linewidth=0.3)
@@ -167,15 +165,13 @@ _SPREAD = (" Bars: median; whiskers: p10–p90; log scale. Hatched bars ran on S
 def render_all(store: Store, out_dir: Path) -> list[Figure]:
     """Draw every figure the store has data for into out_dir (PNG and SVG); skip the rest."""
     out_dir = Path(out_dir)
-    trials, renderers = _collect(store)
-    figures: list[Figure] = []
-    if not trials:
-        return figures
     out_dir.mkdir(parents=True, exist_ok=True)
+    figures = _training_figures(store, out_dir)
+    trials, renderers = _collect(store)
     for name, title, parts, native_phase, pool, caption in PHASE_FIGURES:
         series = _series(trials, parts, native_phase, pool)
         present = {m for by_model in series.values() for m, v in by_model.items() if v}
-        grid = sorted((m for m in present if m not in APPLICATIONS), key=_model_order)
+        grid = sorted((m for m in present if m not in APPLICATIONS), key=model_order)
         if grid:
             fig = _grouped_bars(series, grid, renderers, "time (ms)", title)
             figures.append(Figure(name, title, caption + _SPREAD, *_save(fig, out_dir, name)))
@@ -190,7 +186,47 @@ def render_all(store: Store, out_dir: Path) -> list[Figure]:
     ratio_figure = _ratio_figure(store, renderers, out_dir)
     if ratio_figure is not None:
         figures.append(ratio_figure)
+    return figures + _ttfp_figures(store, out_dir)
+
+
+def _ttfp_figures(store: Store, out_dir: Path) -> list[Figure]:
+    """Time to first prediction per network profile, one bar per encoding (± compression)."""
+    data = network_tables.ttfp(store)
+    figures = []
+    for model in network_tables.ttfp_models(data):
+        series: Series = defaultdict(lambda: defaultdict(list))
+        labels: dict[tuple, str] = {}
+        varied = {k[1:3] for k in data if k[0] == model and (k[3] != "none" or k[4] != "none")}
+        for (m, fmt, runtime, compression, network), values in data.items():
+            if m == model and values["ttfp"] and (fmt, runtime) in varied:
+                key = (fmt, runtime, compression)
+                series[key]["loopback" if network == "none" else network] = values["ttfp"]
+                labels[key] = f"{fmt} ({runtime})" + ("" if compression == "none" else f", {compression}")
+        networks = [("loopback" if n == "none" else n) for n in network_tables.NETWORK_ORDER
+                    if any(("loopback" if n == "none" else n) in v for v in series.values())]
+        name, title = f"ttfp-{model}", f"Time to first prediction — {model}"
+        fig = _grouped_bars(series, networks, {}, "library + download + parse + build + warm-up (ms)",
+                            title, labels=labels)
+        caption = ("Per network profile (CDP emulation: wifi 30 Mbit/s 40 ms, 4g 9 Mbit/s 170 ms, 3g "
+                   "1.6 Mbit/s 300 ms per request) and server compression, the median over cold "
+                   "trials; whiskers p10–p90; log scale.")
+        figures.append(Figure(name, title, caption, *_save(fig, out_dir, name)))
     return figures
+
+
+def _training_figures(store: Store, out_dir: Path) -> list[Figure]:
+    """Fig. 1: mean time per training batch of 64, native TensorFlow beside each library."""
+    trials, renderers = _collect(store, lambda setting: setting.startswith(TRAINING_SETTING))
+    series = _series(trials, ("train_batch",), "train_batch", pool=True)
+    models = sorted({m for by_model in series.values() for m, v in by_model.items() if v},
+                    key=model_order)
+    if not models:
+        return []
+    name, title = "fig1-training", "Fig. 1 — training time per batch of 64"
+    fig = _grouped_bars(series, models, renderers, "time per batch (ms)", title)
+    caption = ("Plain SGD on the same MNIST batches from the same starting weights; every timed "
+               "batch after the warm-up batch of every trial pooled." + _SPREAD)
+    return [Figure(name, title, caption, *_save(fig, out_dir, name))]
 
 
 def _ratio_figure(store: Store, renderers: dict[tuple, str], out_dir: Path) -> Figure | None:
@@ -201,12 +237,16 @@ def _ratio_figure(store: Store, renderers: dict[tuple, str], out_dir: Path) -> F
         for label, _, _ in RATIO_PHASES:
             if label in row:
                 series[key][label].append(row[label])
-    phases = [label for label, _, _ in RATIO_PHASES if any(label in s for s in series.values())]
+    for row in training_ratios(store):  # the same bar colour as the runtime's cold loading trials
+        series[(row["runtime"], row["backend"], "cache=cold")]["training"].append(row["ratio"])
+    labels = [label for label, _, _ in RATIO_PHASES] + ["training"]
+    phases = [label for label in labels if any(label in s for s in series.values())]
     if not phases:
         return None
     name, title = "ratio-browser-native", "Browser ÷ native TensorFlow, per phase"
     fig = _grouped_bars(series, phases, renderers, "browser time ÷ native time", title, reference=1.0)
-    caption = ("Each bar: the median over models of (browser median ÷ native median) for that phase; "
+    caption = ("Each bar: the median over models of (browser median ÷ native median) for that phase "
+               "(training: mean time per batch); "
                "whiskers p10–p90 over the models; dashed line = parity (1×). Library ↔ TF import, "
                "load = download + parse + build ↔ loading model.h5." + _SPREAD.replace("Bars: median; "
                "whiskers: p10–p90; log scale. ", " Log scale. "))

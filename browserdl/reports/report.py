@@ -6,7 +6,16 @@ from pathlib import Path
 
 from rich.table import Table
 
-from browserdl.reports import findings, format_tables, loading_tables, paper_tables, tables, tree
+from browserdl.reports import (
+    findings,
+    format_tables,
+    loading_tables,
+    network_tables,
+    paper_tables,
+    tables,
+    training_tables,
+    tree,
+)
 from browserdl.reports.store import Store
 
 
@@ -19,6 +28,8 @@ def all_tables(store: Store) -> list[Table]:
         loading_tables.browser_table(store),
         *(paper_tables.figure_table(store, f) for f in paper_tables.FIGURES),
         paper_tables.fig5_table(store), loading_tables.ratio_table(store),
+        network_tables.ttfp_table(store), network_tables.accuracy_table(store),
+        *training_tables.all_training_tables(store),
         tree.importance_table(tree.decision_trees(store)),
         findings.findings_table(findings.evaluate(store)),
         tables.failures_table(store),
@@ -26,11 +37,18 @@ def all_tables(store: Store) -> list[Table]:
     return [t for t in candidates if t is not None and t.row_count]
 
 
+def training_summary(store: Store) -> list[Table]:
+    """What `measure training` ends with: Fig. 1, the ratios, Table 2, the losses, n/a."""
+    return [t for t in training_tables.all_training_tables(store) if t is not None and t.row_count]
+
+
 def summary_tables(store: Store) -> list[Table]:
     """What `study` ends with: the frameworks, sizes, inference and the browser/native ratio."""
     candidates = [paper_tables.table1(store), format_tables.table3(store),
                   format_tables.encoding_ratios(store), paper_tables.figure_table(store, "fig4"),
-                  loading_tables.ratio_table(store),
+                  loading_tables.ratio_table(store), training_tables.fig1_table(store),
+                  training_tables.training_ratio_table(store), training_tables.table2(store),
+                  network_tables.ttfp_table(store), network_tables.accuracy_table(store),
                   findings.findings_table(findings.evaluate(store)), tables.failures_table(store)]
     return [t for t in candidates if t is not None and t.row_count]
 

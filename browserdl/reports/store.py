@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -178,7 +179,7 @@ class Store:
                 "INSERT INTO phases (trial_id, phase, value, unit, samples) VALUES (?,?,?,?,?)",
                 [(cursor.lastrowid, p.name, float(p.value), p.unit,
                   json.dumps(p.samples) if p.samples is not None else None)
-                 for p in result.phases],
+                 for p in result.phases if math.isfinite(p.value)],  # SQLite stores NaN as NULL
             )
 
     def record_conversion(self, row: dict[str, Any], env_id: int | None) -> None:

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.table import Table
 
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.reports.stats import Summary, phase_summaries
 from browserdl.reports.store import Store
 
 # (phase, column, show p10–p90)
-NATIVE_PHASES = [("tf_import", "TF import", False), ("load", "load", True),
+NATIVE_PHASES = [("tf_import", "import", False), ("load", "load", True),
                  ("warmup", "warm-up", True), ("inference", "inference", True),
                  ("batch_inference", "batch inference", True), ("peak_rss", "peak RSS", False)]
-CALLS = {"direct": "model(x, training=False)", "predict": "model.predict(x)"}
+CALLS = {"direct": "model(x, training=False)", "predict": "model.predict(x)",
+         "run": "InferenceSession.run"}
+
+
+def model_order(model: str) -> tuple:
+    """DNN grid first by depth then width, then CNN, RNN, the rest by name."""
+    for rank, pattern in enumerate((r"dnn-d(\d+)-w(\d+)", r"dnn-d(\d+)-w(\d+)-tanh",
+                                    r"cnn-l(\d+)-w(\d+)", r"rnn-l(\d+)-w(\d+)")):
+        match = re.fullmatch(pattern, model)
+        if match:
+            return (rank, int(match[1]), int(match[2]), model)
+    return (9, 0, 0, model)
 
 
 def _scale(value: float, unit: str) -> tuple[float, str]:
@@ -68,30 +81,36 @@ def models_table(store: Store, ids: list[str] | None = None) -> Table:
 def native_table(store: Store) -> Table | None:
     """Native phase medians (p10–p90) per model; None when nothing native is stored."""
     summaries = {g: s for g, s in phase_summaries(store.rows()).items()
-                 if g[2] == "native" and g[4].startswith("call=")}  # not the file sizes
+                 if g[2] in RUNTIMES and RUNTIMES[g[2]].native
+                 and g[4].startswith("call=")}  # not the file sizes
     if not summaries:
         return None
     table = Table(
-        title="Native TensorFlow (CPU): median (p10–p90) over cold trials; inference = one sample, "
-        "all steady-state runs pooled; ! = CV > 10 %; call: "
+        title="Native (CPU): TensorFlow on model.h5, onnxruntime (ort-native) on model.onnx; median "
+        "(p10–p90) over cold trials; inference = one sample, all steady-state runs pooled; ! = CV > "
+        "10 %; import = TensorFlow's or onnxruntime's; call: "
         + "; ".join(f"{k} = {v}" for k, v in CALLS.items()), title_justify="left")
     table.add_column("model", no_wrap=True)
+    table.add_column("runtime", no_wrap=True)
     table.add_column("call", no_wrap=True)
     table.add_column("trials", justify="right", no_wrap=True, min_width=6)
     for _, label, _ in NATIVE_PHASES:
         table.add_column(label, justify="right", no_wrap=True)
-    for (model, _, _, _, setting), phases in sorted(summaries.items()):
+    for (model, _, runtime, _, setting), phases in sorted(summaries.items()):
         fields = dict(p.split("=", 1) for p in setting.split(",") if "=" in p)
         call = f"{fields.get('call', '?')}, b{fields.get('batch', '?')}"
         trials = phases["load"][0].n if "load" in phases else 0
+        if "library" in phases:  # onnxruntime's import
+            phases = {**phases, "tf_import": phases["library"]}
         cells = [fmt_summary(*phases[name], spread=spread) if name in phases else "—"
                  for name, _, spread in NATIVE_PHASES]
-        table.add_row(model, call, str(trials), *cells)
+        table.add_row(model, runtime, call, str(trials), *cells)
     return table
 
 
 def failures_table(store: Store) -> Table | None:
-    failed: list[dict[str, Any]] = [r for r in store.rows() if not r["ok"]]
+    failed: list[dict[str, Any]] = [r for r in store.rows()
+                                     if not r["ok"] and not r["detail"].get("not_applicable")]
     seen: dict[tuple, str] = {}
     for r in failed:
         seen[(r["model"], r["runtime"], r["backend"], r["setting"], r["trial"])] = r["error"] or ""

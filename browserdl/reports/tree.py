@@ -20,11 +20,12 @@ from rich.table import Table
 
 from browserdl.reports.loading_tables import ratios
 from browserdl.reports.store import Store
+from browserdl.reports.training_tables import training_ratios
 
 FACTORS = ("backend", "task", "depth", "width")
 NETWORKS = {"dnn": re.compile(r"dnn-d(\d+)-w(\d+)"), "cnn": re.compile(r"cnn-l(\d+)-w(\d+)"),
             "rnn": re.compile(r"rnn-l(\d+)-w(\d+)")}
-# ratio column of `ratios()` -> task name; training phases join here when the store has them
+# ratio column of `ratios()` -> task name; training (time per batch) comes from training_ratios()
 TASKS = {"warm-up": "warmup", "inference": "inference", "batch": "batch"}
 MIN_ROWS = 8
 MIN_SIZES = 2  # distinct (depth, width) models: without them the tree can't speak of model size
@@ -57,6 +58,13 @@ def tree_rows(store: Store, runtime: str = "tfjs") -> dict[str, list[dict[str, A
                         out[net].append({"backend": row["backend"], "task": task,
                                          "depth": int(m[1]), "width": int(m[2]),
                                          "ratio": row[column], "model": row["model"]})
+    for row in training_ratios(store):
+        if row["runtime"] != runtime or row["ratio"] <= 0:
+            continue
+        for net, pattern in NETWORKS.items():
+            if m := pattern.fullmatch(row["model"]):
+                out[net].append({"backend": row["backend"], "task": "training", "depth": int(m[1]),
+                                 "width": int(m[2]), "ratio": row["ratio"], "model": row["model"]})
     return out
 
 

@@ -2,8 +2,11 @@
 // model. Every phase is timed here with performance.now(); Python only reads the returned
 // numbers (page.evaluate round trips cost milliseconds).
 //   browserdl.run(opts)      load, then one batch: the parity check
-//   browserdl.measure(opts)  load, warm-up, steady-state single-sample runs, batch runs
+//   browserdl.measureLoad / measureInference   load; warm-up, steady-state runs, batch runs
+//   browserdl.trainStart / trainChunk / trainFinish   training batches through the adapter's
+//                            `train` face (see adapters/tfjs.js)
 // opts: {adapter, backend, formatUrl, inputUrl, shape, libraryUrl?, runs?, batchRuns?}
+// training adds: {labelsUrl, batchSize, batches, probe, learningRate, loss}
 (function () {
   const now = () => performance.now();
 
@@ -23,10 +26,24 @@
     return response.arrayBuffer();
   }
 
+  // What the browser's resource timing saw for the URLs a test accepts: bytes on the wire
+  // (transferSize: body as sent + headers; 0 from cache), body as sent, body decoded.
+  function transferred(test) {
+    const sum = { transfer: 0, encoded: 0, decoded: 0 };
+    for (const e of performance.getEntriesByType('resource')) {
+      if (!test(e.name)) continue;
+      sum.transfer += e.transferSize || 0;
+      sum.encoded += e.encodedBodySize || 0;
+      sum.decoded += e.decodedBodySize || 0;
+    }
+    return sum;
+  }
+  const isLibrary = (url) => url.includes('/node_modules/') || url.includes('/lib/');
+
   async function load(opts) {
     const phases = {};
+    await addScript('/js/adapters/' + opts.adapter + '.js'); // ours, not the library's: untimed
     let t = now();
-    await addScript('/js/adapters/' + opts.adapter + '.js');
     const adapter = self.browserdlAdapters[opts.adapter];
     const scripts = opts.libraryUrl ? [opts.libraryUrl] : adapter.browser.scripts;
     for (const src of scripts) await addScript(src);
@@ -34,10 +51,6 @@
     const lib = self[adapter.browser.global];
     const backend = adapter.setup ? await adapter.setup(lib, opts.backend) : opts.backend;
     phases.library = now() - t;
-    // the library's own bytes (scripts, wasm), as the browser's resource timing saw them
-    const libraryBytes = performance.getEntriesByType('resource')
-      .filter((e) => e.name.includes('/node_modules/') || e.name.includes('/lib/'))
-      .reduce((n, e) => n + (e.decodedBodySize || 0), 0);
 
     t = now();
     const manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(opts.formatUrl + '/manifest.json')));
@@ -53,8 +66,10 @@
     t = now();
     const model = await adapter.build(lib, parsed, opts.backend);
     phases.build = now() - t;
+    const library = transferred(isLibrary); // scripts and wasm (fetched during build by some)
+    const transfer = { library, model: transferred((url) => url.includes(opts.formatUrl + '/')) };
     const input = new Float32Array(await fetchBytes(opts.inputUrl));
-    return { adapter, lib, model, backend, phases, input, libraryBytes };
+    return { adapter, lib, model, backend, phases, input, libraryBytes: library.decoded, transfer };
   }
 
   async function run(opts) {
@@ -90,7 +105,7 @@
   async function measureLoad(opts) {
     loaded = await load(opts);
     return { phases: loaded.phases, backend: loaded.backend, libraryBytes: loaded.libraryBytes,
-             env: environment() };
+             transfer: loaded.transfer, env: environment() };
   }
 
   // Phase 2: warm-up (first single-sample inference), steady state, batch.
@@ -118,5 +133,60 @@
     return { phases, samples, shape: out.shape, output: Array.from(out.data) };
   }
 
-  self.browserdl = { run, measureLoad, measureInference };
+  // Training, in three calls so that Python reads the CPU counters between chunks (the paper's
+  // Table 2 samples utilisation over time). Start: load, every batch prepared in the library's
+  // own form (untimed), the probe's loss, then one timed warm-up batch.
+  let training = null;
+  async function trainStart(opts) {
+    const run = await load(opts);
+    const { adapter, lib, model, input } = run;
+    if (!adapter.train) throw new Error(opts.adapter + ' cannot train: its library has no training API');
+    const labels = new Float32Array(await fetchBytes(opts.labelsUrl));
+    const samples = (opts.batches + 1) * opts.batchSize; // the warm-up batch, then the timed ones
+    const inWidth = input.length / samples;
+    const outWidth = labels.length / samples;
+    if (!Number.isInteger(inWidth) || !Number.isInteger(outWidth)) {
+      throw new Error('the training data do not hold ' + samples + ' samples');
+    }
+    const slice = (from, count) => adapter.train.batch(lib, trainer,
+      input.subarray(from * inWidth, (from + count) * inWidth),
+      labels.subarray(from * outWidth, (from + count) * outWidth), [count, ...opts.shape.slice(1)]);
+    const trainer = await adapter.train.start(lib, model, {
+      learningRate: opts.learningRate, loss: opts.loss, batchSize: opts.batchSize });
+    const batches = [];
+    for (let b = 0; b <= opts.batches; b++) batches.push(await slice(b * opts.batchSize, opts.batchSize));
+    const probe = await slice(0, opts.probe);
+    const lossBefore = await adapter.train.evaluate(lib, trainer, probe);
+    const t = now();
+    const warmupLoss = await adapter.train.step(lib, trainer, batches[0]);
+    run.phases.train_warmup = now() - t;
+    training = { adapter, lib, trainer, batches, probe, next: 1 };
+    return { phases: run.phases, backend: run.backend, libraryBytes: run.libraryBytes, env: environment(),
+             lossBefore, warmupLoss, objective: trainer.objective, updates: adapter.train.updates };
+  }
+
+  // Timed batches until `minMs` has passed (at least one) or none are left.
+  async function trainChunk(opts) {
+    const { adapter, lib, trainer, batches } = training;
+    const times = [];
+    const losses = [];
+    const start = now();
+    while (training.next < batches.length && (times.length === 0 || now() - start < opts.minMs)) {
+      const t = now();
+      losses.push(await adapter.train.step(lib, trainer, batches[training.next]));
+      times.push(now() - t);
+      training.next += 1;
+    }
+    return { times, losses, done: training.next >= batches.length };
+  }
+
+  async function trainFinish() {
+    const { adapter, lib, trainer, batches, probe } = training;
+    const lossAfter = await adapter.train.evaluate(lib, trainer, probe);
+    if (adapter.train.free) [...batches, probe].forEach((b) => adapter.train.free(lib, b));
+    training = null;
+    return { lossAfter };
+  }
+
+  self.browserdl = { run, measureLoad, measureInference, trainStart, trainChunk, trainFinish };
 })();

@@ -63,6 +63,47 @@
       }
       return { data, shape: [n, width] };
     },
+
+    // brain.js fits its outputs by squared error, updating after every sample. With signed pairs
+    // the targets are [y, 1 − y]: z → +1 for the true class, −1 for the others (argmax kept).
+    train: {
+      updates: 'per sample: 64 updates per batch (NeuralNetwork.train, 1 iteration, momentum 1e-9)',
+      async start(lib, model, opts) {
+        const pairs = model.output !== 'raw';
+        return {
+          net: model.net, pairs,
+          objective: 'mean squared error' + (pairs ? ' of relu(±z) against [y, 1 − y]' : ''),
+          // brain.js refuses momentum 0 (its check is 0 < momentum < 1): 1e-9 is plain SGD
+          options: { iterations: 1, errorThresh: 1e-9, learningRate: opts.learningRate,
+            momentum: 1e-9, log: false },
+        };
+      },
+      async batch(lib, t, x, y, shape) {
+        const n = shape[0];
+        const size = x.length / n;
+        const width = y.length / n;
+        const samples = [];
+        for (let i = 0; i < n; i++) {
+          const target = Array.from(y.subarray(i * width, (i + 1) * width));
+          samples.push({ input: Array.from(x.subarray(i * size, (i + 1) * size)),
+            output: t.pairs ? target.concat(target.map((v) => 1 - v)) : target });
+        }
+        return samples;
+      },
+      async step(lib, t, samples) {
+        return t.net.train(samples, t.options).error; // each sample's error before its update
+      },
+      async evaluate(lib, t, samples) {
+        let sum = 0;
+        for (const { input, output } of samples) {
+          const y = t.net.run(input);
+          let squares = 0;
+          for (let j = 0; j < output.length; j++) squares += (output[j] - y[j]) ** 2;
+          sum += squares / output.length;
+        }
+        return sum / samples.length;
+      },
+    },
   });
 })(typeof module !== 'undefined' ? (a) => { module.exports = a; }
   : (a) => { (self.browserdlAdapters = self.browserdlAdapters || {})[a.name] = a; });

@@ -52,6 +52,46 @@
       }
       return { data, shape: [batch, model.outputs] };
     },
+
+    // Mind.learn runs forward and back over all examples at once as matrices: one update per
+    // batch with the summed (not averaged) gradient; with weights uploaded it keeps them.
+    train: {
+      updates: 'full batch: one update with the summed gradient (Mind.learn, 1 iteration)',
+      async start(lib, model, opts) {
+        const t = { mind: model.mind, objective: 'mean squared error (htan outputs)', errors: null };
+        t.mind.learningRate = opts.learningRate;
+        t.mind.iterations = 1;
+        t.mind.on('data', (i, errors) => { t.errors = errors; }); // target − output, before the update
+        return t;
+      },
+      async batch(lib, t, x, y, shape) {
+        const n = shape[0];
+        const size = x.length / n;
+        const width = y.length / n;
+        const samples = [];
+        for (let i = 0; i < n; i++) {
+          samples.push({ input: Array.from(x.subarray(i * size, (i + 1) * size)),
+            output: Array.from(y.subarray(i * width, (i + 1) * width)) });
+        }
+        return samples;
+      },
+      async step(lib, t, samples) {
+        t.mind.learn(samples);
+        let sum = 0;
+        for (let i = 0; i < t.errors.numRows; i++) {
+          for (let j = 0; j < t.errors.numCols; j++) sum += t.errors[i][j] ** 2;
+        }
+        return sum / (t.errors.numRows * t.errors.numCols);
+      },
+      async evaluate(lib, t, samples) {
+        let sum = 0;
+        for (const { input, output } of samples) {
+          const y = t.mind.predict(input);
+          for (let j = 0; j < output.length; j++) sum += (output[j] - y[j]) ** 2;
+        }
+        return sum / (samples.length * samples[0].output.length);
+      },
+    },
   });
 })(typeof module !== 'undefined' ? (a) => { module.exports = a; }
   : (a) => { (self.browserdlAdapters = self.browserdlAdapters || {})[a.name] = a; });

@@ -63,6 +63,40 @@
       }
       return { data, shape: [batch, model.outputs] };
     },
+
+    // synaptic back-propagates target − output after every sample: squared error on the
+    // IDENTITY outputs, so a softmax model's logits are fitted to ±1 targets (argmax kept).
+    train: {
+      updates: 'per sample: 64 updates per batch (Trainer.train, 1 iteration)',
+      async start(lib, model, opts) {
+        return {
+          network: model.network, trainer: new lib.Trainer(model.network), logits: model.softmax,
+          cost: lib.Trainer.cost.MSE, rate: opts.learningRate,
+          objective: 'mean squared error' + (model.softmax ? ' of the logits against 2y − 1' : ''),
+        };
+      },
+      async batch(lib, t, x, y, shape) {
+        const n = shape[0];
+        const size = x.length / n;
+        const width = y.length / n;
+        const samples = [];
+        for (let i = 0; i < n; i++) {
+          const target = Array.from(y.subarray(i * width, (i + 1) * width));
+          samples.push({ input: Array.from(x.subarray(i * size, (i + 1) * size)),
+            output: t.logits ? target.map((v) => 2 * v - 1) : target });
+        }
+        return samples;
+      },
+      async step(lib, t, samples) {
+        // `error` must be truthy for synaptic to take it: 1e-12 never stops the one iteration
+        return t.trainer.train(samples, { rate: t.rate, iterations: 1, error: 1e-12, cost: t.cost }).error;
+      },
+      async evaluate(lib, t, samples) {
+        let sum = 0;
+        for (const { input, output } of samples) sum += t.cost(output, t.network.activate(input));
+        return sum / samples.length;
+      },
+    },
   });
 })(typeof module !== 'undefined' ? (a) => { module.exports = a; }
   : (a) => { (self.browserdlAdapters = self.browserdlAdapters || {})[a.name] = a; });

@@ -3,6 +3,15 @@
 //   parse(lib, files, manifest) -> decoded model data   (files: Map name -> ArrayBuffer)
 //   build(lib, parsed) -> model                          (framework objects, weights uploaded)
 //   predict(lib, model, input: Float32Array, shape) -> {data: Float32Array, shape}
+// and, where the library can train, `train` (the training face):
+//   updates                                  how the library applies one batch (for the report)
+//   start(lib, model, {learningRate, loss, outputs}) -> trainer   plain SGD; trainer.objective
+//   batch(lib, trainer, x, y: Float32Array, shape) -> the batch in the library's own form
+//                                            (y one-hot; prepared before any timing)
+//   step(lib, trainer, batch) -> loss        one timed training step on the batch
+//   evaluate(lib, trainer, batch) -> loss    the library's objective on a batch, no update
+// An error whose message starts with 'n/a: ' says the library can't train this model there
+// (recorded as not applicable, not as a failure).
 // Runs in Node (library from require) and in a page (library a global from its <script>).
 (function (register) {
   const dist = '/node_modules/@tensorflow/';
@@ -53,6 +62,36 @@
       x.dispose();
       y.dispose();
       return { data, shape: outShape };
+    },
+
+    train: {
+      updates: 'mini-batch: the mean gradient of the batch, one update',
+      async start(tf, model, opts) {
+        const loss = { categorical_crossentropy: 'categoricalCrossentropy',
+          mean_squared_error: 'meanSquaredError' }[opts.loss];
+        if (!loss) throw new Error('no TensorFlow.js loss for ' + opts.loss);
+        model.compile({ optimizer: tf.train.sgd(opts.learningRate), loss });
+        return { model, objective: opts.loss };
+      },
+      async batch(tf, trainer, x, y, shape) {
+        return { x: tf.tensor(x, shape), y: tf.tensor(y, [shape[0], y.length / shape[0]]) };
+      },
+      async step(tf, trainer, b) {
+        try {
+          return await trainer.model.trainOnBatch(b.x, b.y); // resolves once the loss is read back
+        } catch (e) {
+          // e.g. the wasm backend has no Conv2DBackpropFilter: this backend can't train the model
+          if (/not registered for backend/.test(e.message)) throw new Error('n/a: ' + e.message);
+          throw e;
+        }
+      },
+      async evaluate(tf, trainer, b) {
+        const loss = trainer.model.evaluate(b.x, b.y, { batchSize: b.x.shape[0] });
+        const value = (await loss.data())[0];
+        loss.dispose();
+        return value;
+      },
+      free(tf, b) { b.x.dispose(); b.y.dispose(); },
     },
   });
 })(typeof module !== 'undefined' ? (a) => { module.exports = a; }

@@ -1,0 +1,93 @@
+"""`measure accuracy`: each converted model's accuracy on the test digits, computed by its own
+library (Node, Chromium or TensorFlow, as its parity check runs): what a quantized encoding's
+smaller file costs. Stored as one trial per (model, format) with setting "accuracy"."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from browserdl.converter import FORMATS
+from browserdl.loaders import parity
+from browserdl.loaders.runtimes import RUNTIMES
+from browserdl.models import data
+from browserdl.quiet import import_quietly
+from browserdl.reports.store import Phase, TrialKey, TrialResult
+from browserdl.workspace import Workspace
+
+SETTING = "accuracy"
+TASKS = ("digits-flat", "digits-image")
+
+
+def test_digits(ws: Workspace, task: str) -> tuple[parity.Reference, np.ndarray]:
+    """The held-out digits as the task's input layer wants them (written once under the
+    workspace cache for the runtimes to read) and their labels."""
+    digits = data.load_digits(cache_dir=ws.cache)
+    _, _, x, y = data.split(task, digits)
+    path = ws.cache / "accuracy" / f"{task}-{len(x)}.bin"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        x.astype("<f4").tofile(path)
+    return parity.Reference(path, x, np.empty(0)), y.argmax(1)
+
+
+def plan(ws: Workspace, models: list[str], formats: list[str] | None,
+         libraries: dict[str, Path]) -> tuple[list[TrialKey], list[str]]:
+    """The (model, format) trials to run, and what was left out and why."""
+    keys, skipped = [], []
+    for model in models:
+        task = json.loads((ws.model_dir(model) / "meta.json").read_text())["task"]
+        if task not in TASKS:
+            skipped.append(f"{model}: accuracy is measured on the MNIST test digits only")
+            continue
+        for folder in sorted((ws.formats / model).glob("*/manifest.json")):
+            fmt = FORMATS.get(folder.parent.name)
+            if fmt is None or (formats is not None and fmt.name not in formats):
+                continue
+            runtime = RUNTIMES[fmt.runtime]
+            if runtime.needs_user_library and runtime.name not in libraries:
+                skipped.append(f"{model} {fmt.name}: {runtime.name} is not on npm "
+                               f"(--lib {runtime.name}=PATH)")
+                continue
+            keys.append(TrialKey(model, fmt.name, fmt.runtime, fmt.backend, SETTING, 0))
+    return keys, skipped
+
+
+def needs_browser(keys: list[TrialKey]) -> bool:
+    return any(parity.in_browser(FORMATS[k.format]) for k in keys)
+
+
+def runner(ws: Workspace, session: Any, libraries: dict[str, Path]):  # -> sweep.Runner
+    keras: dict[str, np.ndarray] = {}  # model -> the Keras model's outputs on the test digits
+
+    def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
+        task = json.loads((ws.model_dir(key.model) / "meta.json").read_text())["task"]
+        ref, labels = test_digits(ws, task)
+        if key.model not in keras:
+            tf_keras = import_quietly("tf_keras")
+            model = tf_keras.models.load_model(ws.model_dir(key.model) / "model.h5", compile=False)
+            keras[key.model] = np.asarray(model.predict(ref.inputs, batch_size=256, verbose=0))
+        fmt = FORMATS[key.format]
+        started = time.perf_counter()
+        try:
+            got = parity.run_format(ws, fmt, ws.formats / key.model / key.format, ref, session, libraries)
+        except RuntimeError as exc:
+            return TrialResult(False, error=str(exc), wall_s=time.perf_counter() - started), {}
+        wall = time.perf_counter() - started
+        expected = keras[key.model]
+        if got.size != expected.size:
+            return TrialResult(False, error=f"{got.size} outputs for {expected.size} expected",
+                               wall_s=wall), {}
+        got = got.reshape(expected.shape)
+        predicted = got.argmax(1)
+        phases = [Phase("accuracy", float((predicted == labels).mean()), "fraction"),
+                  Phase("agreement", float((predicted == expected.argmax(1)).mean()), "fraction"),
+                  Phase("max_diff", float(np.abs(got - expected).max()), "abs"),
+                  Phase("n", float(len(labels)), "count")]
+        return TrialResult(True, phases, None, wall, {"precision": fmt.precision}), {}
+
+    return run

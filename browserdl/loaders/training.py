@@ -1,0 +1,210 @@
+"""Training: time per batch, loss and CPU use in every library that trains, and natively.
+
+Every runtime gets the same batches of the model's training digits (or text windows), the
+same starting weights (its converted file), plain SGD at the same learning rate and the same
+protocol: the probe's loss, one warm-up batch, N timed batches, the probe's loss again. How a
+library applies a batch (mean gradient, per-sample updates, summed full batch) is recorded
+with every trial. The probe is the first `probe` samples, all of them trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from browserdl.loaders.browser_runner import library_version
+from browserdl.loaders.native import last_json_line
+from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
+from browserdl.models import data
+from browserdl.reports.store import Phase, Store, TrialKey, TrialResult
+from browserdl.workspace import Workspace
+
+BATCH_SIZE = 64  # the paper's §4.1
+DEFAULT_BATCHES = 30
+DEFAULT_LEARNING_RATE = 1e-3  # per-sample updaters (brain.js, synaptic) diverge at 1e-2 on MNIST
+PROBE = 256
+CPU_WINDOW_MS = 250.0  # CPU utilisation is read per window of at least this long
+NOT_APPLICABLE = "n/a: "  # how an adapter's error says the library cannot train this model
+
+
+@dataclass
+class TrainingOptions:
+    batches: int = DEFAULT_BATCHES
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    timeout_s: float = 600.0
+
+
+def probe_size(options: TrainingOptions) -> int:
+    """The probe: the first samples trained on, never more than the run trains."""
+    return min(PROBE, (options.batches + 1) * BATCH_SIZE)
+
+
+def setting(options: TrainingOptions) -> str:
+    return f"train=sgd,lr={options.learning_rate:g},batch={BATCH_SIZE},batches={options.batches}"
+
+
+def is_training(setting_text: str) -> bool:
+    return setting_text.startswith("train=")
+
+
+@dataclass(frozen=True)
+class Batches:
+    x: Path
+    y: Path
+    shape: tuple[int, ...]  # the model's input shape, batch first
+    loss: str  # the Keras loss the model was trained with
+
+
+def batches(ws: Workspace, model: str, count: int) -> Batches:
+    """The warm-up batch and `count` more from the model's training split, in its fixed order,
+    written once per task and count under the workspace cache."""
+    meta = json.loads((ws.model_dir(model) / "meta.json").read_text())
+    samples = (count + 1) * BATCH_SIZE
+    folder = ws.cache / "training" / f"{meta['task']}-{samples}"
+    x_path, y_path = folder / "x.bin", folder / "y.bin"
+    if not (x_path.is_file() and y_path.is_file()):
+        x, y, *_ = data.split(meta["task"], data.load_task(meta["task"], ws.cache))
+        folder.mkdir(parents=True, exist_ok=True)
+        reps = -(-samples // len(x))  # a small training split repeats
+        np.concatenate([x] * reps)[:samples].astype("<f4").tofile(x_path)
+        np.concatenate([y] * reps)[:samples].astype("<f4").tofile(y_path)
+    loss = meta.get("loss", "categorical_crossentropy")
+    return Batches(x_path, y_path, (samples, *meta["input_shape"]), loss)
+
+
+def trainable_runtimes() -> list[str]:
+    return [name for name, r in RUNTIMES.items() if r.trains]
+
+
+def plan(ws: Workspace, store: Store, models: list[str], runtimes: list[str],
+         backends: list[str] | None, libraries: dict[str, Any]) -> tuple[list[tuple], list[str]]:
+    """(model, format, runtime, backend) to train, and each pair left out with its reason."""
+    conversions = {(c["model"], c["format"]): c for c in store.conversions()}
+    combos, not_applicable = [], []
+    for model in models:
+        task = json.loads((ws.model_dir(model) / "meta.json").read_text())["task"]
+        for name in runtimes:
+            runtime = RUNTIMES[name]
+            fmt = runtime.trains
+            if not fmt:
+                not_applicable.append(f"{model} {name}: {NO_TRAINING}")
+                continue
+            if task == "imagenet":
+                not_applicable.append(f"{model} {name}: the Keras applications are not trained here")
+                continue
+            if runtime.needs_user_library and name not in libraries:
+                not_applicable.append(f"{model} {name}: {name} is not on npm (--lib {name}=PATH)")
+                continue
+            folder = ws.formats / model / fmt
+            if name != "native" and not (folder / "manifest.json").is_file():
+                row = conversions.get((model, fmt))
+                reason = (row["reason"] if row and row["status"] == "n/a" and row["reason"]
+                          else f"no {fmt} file (run `browserdl convert all-formats --models {model}`)")
+                not_applicable.append(f"{model} {name}: {reason}")
+                continue
+            for backend in runtime.backends:
+                if backends is None or backend in backends:
+                    combos.append((model, fmt, name, backend))
+    return combos, not_applicable
+
+
+def keys(combos: list[tuple], trials: int, options: TrainingOptions) -> list[TrialKey]:
+    return [TrialKey(m, f, r, b, setting(options), t) for m, f, r, b in combos for t in range(trials)]
+
+
+def browser_runner(ws: Workspace, session: Any, options: TrainingOptions,
+                   libraries: dict[str, Any]):  # -> sweep.Runner
+    def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
+        feed = batches(ws, key.model, options.batches)
+        env: dict[str, Any] = {**session.describe(),
+                               "runtime_library": library_version(RUNTIMES[key.runtime], libraries)}
+        request = {"adapter": key.runtime, "backend": key.backend,
+                   "formatUrl": session.url(ws.formats / key.model / key.format),
+                   "inputUrl": session.url(feed.x), "labelsUrl": session.url(feed.y),
+                   "shape": list(feed.shape), "batchSize": BATCH_SIZE, "batches": options.batches,
+                   "probe": probe_size(options), "learningRate": options.learning_rate, "loss": feed.loss}
+        started = time.perf_counter()
+        try:
+            got = session.train(request, options.timeout_s, CPU_WINDOW_MS)
+        except RuntimeError as exc:
+            wall = time.perf_counter() - started
+            reason = str(exc)
+            if reason.startswith(NOT_APPLICABLE):  # an adapter's word: the library can't do this
+                return TrialResult(False, error=reason.removeprefix(NOT_APPLICABLE), wall_s=wall,
+                                   detail={"not_applicable": True}), env
+            return TrialResult(False, error=reason, wall_s=wall), env
+        env.update(renderer=got["env"]["renderer"], user_agent=got["env"]["userAgent"])
+        got["detail"] = {"renderer": got["env"]["renderer"]}
+        return result(key, got, options, time.perf_counter() - started), env
+
+    return run
+
+
+def native_runner(ws: Workspace, options: TrainingOptions):  # -> sweep.Runner
+    def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
+        feed = batches(ws, key.model, options.batches)
+        command = [sys.executable, "-m", "browserdl.loaders.native_train_worker",
+                   str(ws.model_dir(key.model) / "model.h5"), str(feed.x), str(feed.y),
+                   "--batches", str(options.batches), "--batch-size", str(BATCH_SIZE),
+                   "--probe", str(probe_size(options)), "--lr", repr(options.learning_rate),
+                   "--loss", feed.loss,
+                   "--window-ms", str(CPU_WINDOW_MS)]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=env,
+                                  timeout=options.timeout_s)
+        except subprocess.TimeoutExpired:
+            return TrialResult(False, error=f"timed out after {options.timeout_s:.0f} s",
+                               wall_s=time.perf_counter() - started), {}
+        wall = time.perf_counter() - started
+        got = last_json_line(done.stdout)
+        if got is None:
+            tail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            return TrialResult(False, error=f"native worker died: {tail}", wall_s=wall), {}
+        if "error" in got:
+            return TrialResult(False, error=got["error"], wall_s=wall), {}
+        got["detail"] = dict(got["versions"])
+        return result(key, got, options, wall), got["versions"]
+
+    return run
+
+
+def result(key: TrialKey, got: dict[str, Any], options: TrainingOptions, wall: float) -> TrialResult:
+    """A trial from what the page or the native worker returned (the same shape from both)."""
+    times, losses, cpu = got["times"], got["losses"], got["cpu_windows"]
+    phases = [Phase(name, value) for name, value in got["phases"].items()]
+    phases += [Phase("train_batch", float(np.mean(times)), "ms", times),
+               Phase("train_loss", losses[-1], "loss", losses),
+               Phase("loss_before", got["lossBefore"], "loss"),
+               Phase("loss_after", got["lossAfter"], "loss"),
+               Phase("cpu_train", float(np.mean(cpu)), "%", cpu)]
+    # a diverged run's NaN losses: the store keeps numbers only (the error says what happened)
+    phases = [Phase(p.name, p.value, p.unit, [v if math.isfinite(v) else None for v in p.samples]
+                    if p.samples else p.samples) for p in phases if math.isfinite(p.value)]
+    if "js_heap_bytes" in got:
+        phases.append(Phase("js_heap", got["js_heap_bytes"], "bytes"))
+    if "peak_rss_bytes" in got:
+        phases.append(Phase("peak_rss", got["peak_rss_bytes"], "bytes"))
+    detail = {**got.get("detail", {}), "backend_used": got["backend"], "objective": got["objective"],
+              "updates": got["updates"], "warmup_loss": got["warmupLoss"]}
+    before, after = got["lossBefore"], got["lossAfter"]
+    error = None
+    if got["backend"] != key.backend:
+        error = f"asked for backend {key.backend}, {key.runtime} ran {got['backend']}"
+    elif not all(math.isfinite(v) for v in (before, after, *losses)):
+        error = (f"training diverged: the loss became {after} at learning rate "
+                 f"{options.learning_rate:g} (try a smaller --lr)")
+    elif after == before:
+        error = f"training changed nothing: the probe's loss stayed {before:.6g}"
+    return TrialResult(error is None, phases, error, wall, detail)
+
