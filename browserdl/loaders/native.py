@@ -70,24 +70,30 @@ def runner(ws: Workspace, options: NativeOptions):  # -> sweep.Runner
                    "--runs", str(options.runs), "--batch", str(options.batch)]
         if worker.calls:
             command += ["--call", options.call]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-        started = time.perf_counter()
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, env=env,
-                                  timeout=options.timeout_s)
-        except subprocess.TimeoutExpired:
-            return TrialResult(ok=False, error=f"timed out after {options.timeout_s:.0f} s",
-                               wall_s=time.perf_counter() - started), {}
-        wall = time.perf_counter() - started
-        report = last_json_line(done.stdout)
+        report, error, wall = run_worker(command, options.timeout_s)
         if report is None:
-            tail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            return TrialResult(ok=False, error=f"native worker died: {tail}", wall_s=wall), {}
+            return TrialResult(ok=False, error=error, wall_s=wall), {}
         phases = [Phase(p["name"], p["value"], p["unit"], p["samples"]) for p in report["phases"]]
         versions = report.get("versions", {})
         return TrialResult(report["ok"], phases, report["error"], wall, detail=versions), versions
 
     return run
+
+
+def run_worker(command: list[str], timeout_s: float) -> tuple[dict[str, Any] | None, str, float]:
+    """Run a worker process: (its JSON report or None, why there is none, wall seconds)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout_s:.0f} s", time.perf_counter() - started
+    wall = time.perf_counter() - started
+    report = last_json_line(done.stdout)
+    if report is None:
+        tail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        return None, f"native worker died: {tail}", wall
+    return report, "", wall
 
 
 def last_json_line(stdout: str) -> dict[str, Any] | None:

@@ -9,15 +9,12 @@ all cores), then the probe's loss again. Prints one JSON line in the shape the p
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from browserdl.loaders.native_worker import _ms_since
+from browserdl.loaders.native_worker import emit, first_line, ms_since, peak_rss
 
 UPDATES = "mini-batch: the mean gradient of the batch, one update (train_on_batch)"
 
@@ -30,12 +27,12 @@ def run(model_path: Path, x_path: Path, y_path: Path, batches: int, batch_size: 
     import tensorflow as tf
     import tf_keras
 
-    out["phases"]["tf_import"] = _ms_since(start)
+    out["phases"]["tf_import"] = ms_since(start)
     out["versions"] = {"tensorflow": tf.__version__, "tf_keras": tf_keras.__version__,
                        "numpy": np.__version__}
     start = time.perf_counter_ns()
     model = tf_keras.models.load_model(model_path, compile=False)
-    out["phases"]["load"] = _ms_since(start)
+    out["phases"]["load"] = ms_since(start)
     model.compile(optimizer=tf_keras.optimizers.SGD(learning_rate), loss=loss)
 
     samples = (batches + 1) * batch_size
@@ -46,7 +43,7 @@ def run(model_path: Path, x_path: Path, y_path: Path, batches: int, batch_size: 
     out["lossBefore"] = evaluate()
     start = time.perf_counter_ns()
     out["warmupLoss"] = float(model.train_on_batch(*cuts[0]))
-    out["phases"]["train_warmup"] = _ms_since(start)
+    out["phases"]["train_warmup"] = ms_since(start)
 
     times: list[float] = []
     losses: list[float] = []
@@ -58,14 +55,14 @@ def run(model_path: Path, x_path: Path, y_path: Path, batches: int, batch_size: 
         while batch is not None:  # at least one batch per window
             start = time.perf_counter_ns()
             losses.append(float(model.train_on_batch(*batch)))
-            times.append(_ms_since(start))
+            times.append(ms_since(start))
             batch = next(following, None)
             if (time.perf_counter() - window_start) * 1000 >= window_ms:
                 break
         wall = time.perf_counter() - window_start
         cpu.append(100.0 * (time.process_time() - cpu_start) / wall if wall > 0 else 0.0)
     out.update(times=times, losses=losses, cpu_windows=cpu, lossAfter=evaluate())
-    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    out["peak_rss_bytes"] = peak_rss()
     return out
 
 
@@ -86,11 +83,8 @@ def main() -> None:
         out = run(args.model, args.x, args.y, args.batches, args.batch_size, args.probe, args.lr,
                   args.loss, args.window_ms)
     except Exception as exc:  # any reason this trial cannot train is its recorded failure
-        text = str(exc).strip()
-        out = {"error": text.splitlines()[0] if text else type(exc).__name__}
-    sys.stdout.write("\n" + json.dumps(out) + "\n")
-    sys.stdout.flush()
-    os._exit(0)  # skip TensorFlow's slow interpreter teardown
+        out = {"error": first_line(exc)}
+    emit(out)
 
 
 if __name__ == "__main__":

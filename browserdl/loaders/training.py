@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from browserdl.loaders.browser_runner import library_version
-from browserdl.loaders.native import last_json_line
+from browserdl.loaders.native import run_worker
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
 from browserdl.models import data
 from browserdl.reports.store import Phase, Store, TrialKey, TrialResult
@@ -158,19 +156,9 @@ def native_runner(ws: Workspace, options: TrainingOptions):  # -> sweep.Runner
                    "--probe", str(probe_size(options)), "--lr", repr(options.learning_rate),
                    "--loss", feed.loss,
                    "--window-ms", str(CPU_WINDOW_MS)]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-        started = time.perf_counter()
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, env=env,
-                                  timeout=options.timeout_s)
-        except subprocess.TimeoutExpired:
-            return TrialResult(False, error=f"timed out after {options.timeout_s:.0f} s",
-                               wall_s=time.perf_counter() - started), {}
-        wall = time.perf_counter() - started
-        got = last_json_line(done.stdout)
+        got, error, wall = run_worker(command, options.timeout_s)
         if got is None:
-            tail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            return TrialResult(False, error=f"native worker died: {tail}", wall_s=wall), {}
+            return TrialResult(False, error=error, wall_s=wall), {}
         if "error" in got:
             return TrialResult(False, error=got["error"], wall_s=wall), {}
         got["detail"] = dict(got["versions"])

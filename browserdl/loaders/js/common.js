@@ -11,4 +11,17 @@
       throw new Error(manifest.entry + ' is not valid JSON: ' + String(e.message).split('\n')[0]);
     }
   };
+
+  // A batch as the per-sample JSON libraries train on: [{input: [...], output: [...]}], each
+  // one-hot target passed through `target` (the library's own target encoding).
+  target.browserdlSamples = function (x, y, n, targetOf) {
+    const size = x.length / n;
+    const width = y.length / n;
+    const samples = [];
+    for (let i = 0; i < n; i++) {
+      samples.push({ input: Array.from(x.subarray(i * size, (i + 1) * size)),
+        output: targetOf(Array.from(y.subarray(i * width, (i + 1) * width))) });
+    }
+    return samples;
+  };
 })(globalThis);

@@ -79,16 +79,8 @@
         };
       },
       async batch(lib, t, x, y, shape) {
-        const n = shape[0];
-        const size = x.length / n;
-        const width = y.length / n;
-        const samples = [];
-        for (let i = 0; i < n; i++) {
-          const target = Array.from(y.subarray(i * width, (i + 1) * width));
-          samples.push({ input: Array.from(x.subarray(i * size, (i + 1) * size)),
-            output: t.pairs ? target.concat(target.map((v) => 1 - v)) : target });
-        }
-        return samples;
+        return browserdlSamples(x, y, shape[0],
+          (target) => (t.pairs ? target.concat(target.map((v) => 1 - v)) : target));
       },
       async step(lib, t, samples) {
         return t.net.train(samples, t.options).error; // each sample's error before its update

@@ -65,15 +65,7 @@
         return t;
       },
       async batch(lib, t, x, y, shape) {
-        const n = shape[0];
-        const size = x.length / n;
-        const width = y.length / n;
-        const samples = [];
-        for (let i = 0; i < n; i++) {
-          samples.push({ input: Array.from(x.subarray(i * size, (i + 1) * size)),
-            output: Array.from(y.subarray(i * width, (i + 1) * width)) });
-        }
-        return samples;
+        return browserdlSamples(x, y, shape[0], (target) => target);
       },
       async step(lib, t, samples) {
         t.mind.learn(samples);

@@ -76,16 +76,7 @@
         };
       },
       async batch(lib, t, x, y, shape) {
-        const n = shape[0];
-        const size = x.length / n;
-        const width = y.length / n;
-        const samples = [];
-        for (let i = 0; i < n; i++) {
-          const target = Array.from(y.subarray(i * width, (i + 1) * width));
-          samples.push({ input: Array.from(x.subarray(i * size, (i + 1) * size)),
-            output: t.logits ? target.map((v) => 2 * v - 1) : target });
-        }
-        return samples;
+        return browserdlSamples(x, y, shape[0], (target) => (t.logits ? target.map((v) => 2 * v - 1) : target));
       },
       async step(lib, t, samples) {
         // `error` must be truthy for synaptic to take it: 1e-12 never stops the one iteration
