@@ -50,10 +50,6 @@ def setting(options: TrainingOptions) -> str:
     return f"train=sgd,lr={options.learning_rate:g},batch={BATCH_SIZE},batches={options.batches}"
 
 
-def is_training(setting_text: str) -> bool:
-    return setting_text.startswith("train=")
-
-
 @dataclass(frozen=True)
 class Batches:
     x: Path

@@ -14,6 +14,7 @@ from browserdl.reports.loading_tables import backend_label
 from browserdl.reports.stats import Summary, phase_summaries
 from browserdl.reports.store import Store
 from browserdl.reports.tables import fmt_value
+from browserdl.reports.training_tables import TRAINING_SETTING
 
 _DNN = re.compile(r"dnn-d(\d+)-w(\d+)")
 # each figure: (title, browser phases summed, native phase)
@@ -48,7 +49,7 @@ def table1(store: Store) -> Table | None:
     tried: dict[str, set[str]] = defaultdict(set)
     trained: dict[str, set[str]] = defaultdict(set)
     for row in store.rows():
-        if row["setting"].startswith("train=") and row["ok"]:
+        if row["setting"].startswith(TRAINING_SETTING) and row["ok"]:
             trained[row["runtime"]].add(row["backend"])
         if not row["setting"].startswith(("cache=", "call=")):
             continue
