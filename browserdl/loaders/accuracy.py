@@ -48,10 +48,8 @@ def plan(ws: Workspace, models: list[str], formats: list[str] | None,
             fmt = FORMATS.get(folder.parent.name)
             if fmt is None or (formats is not None and fmt.name not in formats):
                 continue
-            runtime = RUNTIMES[fmt.runtime]
-            if runtime.needs_user_library and runtime.name not in libraries:
-                skipped.append(f"{model} {fmt.name}: {runtime.name} is not on npm "
-                               f"(--lib {runtime.name}=PATH)")
+            if missing := RUNTIMES[fmt.runtime].missing_library(libraries):
+                skipped.append(f"{model} {fmt.name}: {missing}")
                 continue
             keys.append(TrialKey(model, fmt.name, fmt.runtime, fmt.backend, SETTING, 0))
     return keys, skipped

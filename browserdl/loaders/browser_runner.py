@@ -62,9 +62,8 @@ def plan(ws: Workspace, models: list[str], runtimes: list[str], backends: list[s
             if formats is None and fmt.variant:
                 continue
             runtime = RUNTIMES[fmt.runtime]
-            if runtime.needs_user_library and runtime.name not in libraries:
-                skipped.append(f"{model} {fmt.name}: {runtime.name} is not on npm (--lib "
-                               f"{runtime.name}=PATH)")
+            if missing := runtime.missing_library(libraries):
+                skipped.append(f"{model} {fmt.name}: {missing}")
                 continue
             for backend in fmt.backends(runtime.backends):
                 if backends is None or backend in backends:

@@ -6,6 +6,7 @@ Each has a JS adapter, loaders/js/adapters/<name>.js, with the same small face (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,12 @@ class Runtime:
     trains: str = ""  # the format a training run loads; "" = the library cannot train
     native: bool = False  # runs in Python on the CPU (loaders/native.py), not in a browser
     baseline: str = "native"  # the native runtime a browser/native ratio divides by
+
+    def missing_library(self, libraries: Mapping[str, object]) -> str:
+        """Why this runtime can't run without `--lib`, or "" when it can."""
+        if self.needs_user_library and self.name not in libraries:
+            return f"{self.name} is not on npm (--lib {self.name}=PATH)"
+        return ""
 
     @property
     def adapter(self) -> Path:

@@ -95,8 +95,8 @@ def plan(ws: Workspace, store: Store, models: list[str], runtimes: list[str],
             if task == "imagenet":
                 not_applicable.append(f"{model} {name}: the Keras applications are not trained here")
                 continue
-            if runtime.needs_user_library and name not in libraries:
-                not_applicable.append(f"{model} {name}: {name} is not on npm (--lib {name}=PATH)")
+            if missing := runtime.missing_library(libraries):
+                not_applicable.append(f"{model} {name}: {missing}")
                 continue
             folder = ws.formats / model / fmt
             if name != "native" and not (folder / "manifest.json").is_file():
