@@ -29,7 +29,7 @@ from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.session import BrowserSession
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import select
-from browserdl.reports.store import TrialKey
+from browserdl.results.records import TrialKey
 from browserdl.workspace import Workspace
 
 MODEL = "dnn-d1-w64"

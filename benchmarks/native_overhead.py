@@ -22,7 +22,7 @@ from browserdl import pipeline
 from browserdl.loaders import native
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import select
-from browserdl.reports.store import TrialKey
+from browserdl.results.records import TrialKey
 from browserdl.workspace import Workspace
 
 

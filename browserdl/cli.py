@@ -28,8 +28,8 @@ from browserdl.loaders.training import (
 )
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import PRESETS, select
-from browserdl.reports import export as exporter
-from browserdl.reports.store import Store
+from browserdl.results import export as exporter
+from browserdl.results.store import Store
 from browserdl.workspace import ENV_VAR, Workspace
 
 app = typer.Typer(

@@ -16,8 +16,11 @@ from browserdl.converter.base import Format
 from browserdl.converter.convert import Outcome, convert, read_source
 from browserdl.converter.sizes import measure
 from browserdl.environment import machine
+from browserdl.loaders import protocol
 from browserdl.loaders.parity import Parity, in_browser, verify
-from browserdl.reports.store import Phase, Store, TrialKey, TrialResult
+from browserdl.loaders.targets import native_target
+from browserdl.results.records import Kind, Phase, TrialKey, TrialResult, settings
+from browserdl.results.store import Store
 from browserdl.workspace import Workspace
 
 
@@ -81,7 +84,7 @@ def measure_sizes(ws: Workspace, progress: Progress) -> int:
             sizes = measure(folder)
             fmt = FORMATS.get(fmt_name)
             key = TrialKey(model, fmt_name, fmt.runtime if fmt else "?", fmt.backend if fmt else "?",
-                           "sizes", 0)
+                           Kind.SIZE, settings(), 0, native_target(), protocol.for_trial(Kind.SIZE, fmt_name))
             store.record(key, TrialResult(True, [
                 Phase("files", sizes.files, "files"), Phase("size_raw", sizes.raw, "bytes"),
                 Phase("size_gzip", sizes.gzip, "bytes"), Phase("size_brotli", sizes.brotli, "bytes"),

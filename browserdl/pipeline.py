@@ -24,11 +24,13 @@ from browserdl.converter.base import Format
 from browserdl.errors import UserError
 from browserdl.loaders import accuracy, browser_runner, native, training
 from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.sweep import SweepSummary, run_sweep
+from browserdl.loaders.targets import native_target
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
 from browserdl.reports import format_tables, network_tables, report, tables
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 from browserdl.workspace import Workspace
 
 # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; give them room.
@@ -144,17 +146,14 @@ def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backe
         err_console.print("nothing to time in the browser: no converted model for these runtimes "
                           "(run `browserdl convert all-formats`)")
         return SweepSummary()
-    sweeps = [(o, browser_runner.keys(combos, trials, o)) for o in options]
-    with Store(ws.store_path) as store:
-        if not force and all(store.has_ok(k) for _, keys in sweeps for k in keys):
-            return SweepSummary(skipped=sum(len(keys) for _, keys in sweeps))  # no browser needed
     from browserdl.loaders.session import BrowserSession
 
     summary = SweepSummary()
     with progress_bar() as progress, Store(ws.store_path) as store, BrowserSession(
         ws, executable, libraries, endpoint, serve_host
     ) as session:
-        for option, keys in sweeps:
+        for option in options:  # keys name the target, so another browser never skips these
+            keys = browser_runner.keys(combos, trials, option, session.target, libraries)
             summary += run_sweep(keys, browser_runner.runner(ws, session, option, libraries), store,
                                  progress, force=force, label="browser")
     return summary
@@ -169,41 +168,39 @@ def measure_training(ws: Workspace, models: list[str], runtimes: list[str], back
         combos, not_applicable = training.plan(ws, store, models, runtimes, backends, libraries)
     for reason in not_applicable:
         err_console.print(f"[dim]not applicable: {reason}[/]", highlight=False, soft_wrap=True)
-    keys = training.keys(combos, trials, options)
-    native_keys = [k for k in keys if k.runtime == "native"]
-    browser_keys = [k for k in keys if k.runtime != "native"]
+    native_combos = [c for c in combos if RUNTIMES[c[2]].native]
+    browser_combos = [c for c in combos if not RUNTIMES[c[2]].native]
     summary = SweepSummary()
     with progress_bar() as progress, Store(ws.store_path) as store:
-        if native_keys:
-            summary += run_sweep(native_keys, training.native_runner(ws, options), store, progress,
+        if native_combos:
+            keys = training.keys(native_combos, trials, options, native_target(), libraries)
+            summary += run_sweep(keys, training.native_runner(ws, options), store, progress,
                                  force=force, label="training natively")
-        if browser_keys and (force or not all(store.has_ok(k) for k in browser_keys)):
+        if browser_combos:
             from browserdl.loaders.session import BrowserSession
 
             with BrowserSession(ws, executable, libraries, endpoint, serve_host) as session:
-                summary += run_sweep(browser_keys, training.browser_runner(ws, session, options, libraries),
+                keys = training.keys(browser_combos, trials, options, session.target, libraries)
+                summary += run_sweep(keys, training.browser_runner(ws, session, options, libraries),
                                      store, progress, force=force, label="training in the browser")
-        else:
-            summary.skipped += len(browser_keys)
     return summary
 
 
 def measure_accuracy(ws: Workspace, models: list[str], formats: list[str] | None, force: bool,
                      libraries: dict[str, Path]) -> SweepSummary:
     """Every converted model's accuracy on the test digits, run by its own library."""
-    keys, skipped = accuracy.plan(ws, models, formats, libraries)
+    combos, skipped = accuracy.plan(ws, models, formats, libraries)
     for reason in skipped:
         err_console.print(f"[dim]no accuracy: {reason}[/]", highlight=False, soft_wrap=True)
-    with Store(ws.store_path) as store:
-        todo = [k for k in keys if force or not store.has_ok(k)]
-    if not todo:
-        return SweepSummary(skipped=len(keys))
+    if not combos:
+        return SweepSummary()
     with progress_bar() as progress, Store(ws.store_path) as store, ExitStack() as stack:
         session = None
-        if accuracy.needs_browser(todo):
+        if accuracy.needs_browser(combos):
             from browserdl.loaders.session import BrowserSession
 
             session = stack.enter_context(BrowserSession(ws, libraries=libraries))
+        keys = accuracy.keys(combos, session.target if session else None, libraries)
         return run_sweep(keys, accuracy.runner(ws, session, libraries), store, progress, force=force,
                          label="accuracy")
 

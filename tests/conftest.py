@@ -62,3 +62,17 @@ def convert_one(ws, model_id: str, fmt):
 
     source, digest = read_source(ws, model_id)
     return convert(ws, source, fmt, digest)
+
+
+def trial_key(model: str, fmt: str, runtime: str, backend: str, setting: str = "", trial: int = 0,
+              target: str | None = None, protocol: str = "test"):
+    """A TrialKey for synthetic stores, written as v2 keys were: the kind follows from the
+    setting text ("sizes", "accuracy", "train=…", else load), the target from the runtime."""
+    from browserdl.loaders.runtimes import RUNTIMES
+    from browserdl.results.migrate import legacy_kind, legacy_settings
+    from browserdl.results.records import Target, TrialKey
+
+    native = runtime in RUNTIMES and RUNTIMES[runtime].native
+    name = target or ("native" if native or setting in ("sizes", "accuracy") else "chromium")
+    return TrialKey(model, fmt, runtime, backend, legacy_kind(setting), legacy_settings(setting),
+                    trial, Target.of(name, {"engine": name}), protocol)

@@ -13,7 +13,7 @@ from conftest import run_cli
 
 from browserdl.converter.base import Manifest
 from browserdl.loaders.browser import LAUNCH_ARGS, find_chromium
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from conftest import run_cli
 
 from browserdl.converter import FORMATS
 from browserdl.converter.base import Manifest
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 TFJS = "keras-h5,tfjs-layers,tfjs-layers-f16,tfjs-layers-u8"
 BOUND = {"keras-h5": 1e-4, "tfjs-layers": 1e-4, "tfjs-layers-f16": 1e-2, "tfjs-layers-u8": 0.1}

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import run_cli, trial_key
 
 from browserdl.reports import loading_tables, tables
 from browserdl.reports.html import write_report
 from browserdl.reports.plots import _collect, _series, render_all
 from browserdl.reports.stats import phase_summaries
-from browserdl.reports.store import Phase, Store, TrialKey, TrialResult
+from browserdl.results.records import Phase, TrialResult
+from browserdl.results.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -128,7 +129,7 @@ def test_store_text_is_escaped(sweep, tmp_path):
     shutil.copy(sweep, copy)
     with Store(copy) as store:
         failed = sum(1 for r in store.rows() if not r["ok"])
-        key = TrialKey("dnn-d1-w64", "tfjs-layers", "tfjs", "cpu", "cache=cold", 99)
+        key = trial_key("dnn-d1-w64", "tfjs-layers", "tfjs", "cpu", "cache=cold", 99)
         store.record(key, TrialResult(False, [Phase("library", 1.0)], error="<script>alert(1)</script>"),
                      None)
         text = write_report(store, tmp_path / "out", [], []).read_text()

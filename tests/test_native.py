@@ -10,7 +10,7 @@ import time
 
 from conftest import run_cli
 
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 PHASES = {"tf_import", "load", "warmup", "inference", "batch_warmup", "batch_inference", "peak_rss"}
 

@@ -14,7 +14,7 @@ from conftest import run_cli
 from browserdl.converter.base import Manifest
 from browserdl.loaders.network import PROFILES
 from browserdl.loaders.server import LoopbackServer
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 pytestmark = pytest.mark.browser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from pathlib import Path
@@ -18,7 +19,6 @@ from browserdl.loaders import native
 from browserdl.loaders.parity import BOUNDS, compare, in_browser, reference, verify
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.session import BrowserSession
-from browserdl.reports.store import TrialKey
 from browserdl.workspace import Workspace
 
 ORT_PHASES = {"library", "load", "warmup", "inference", "batch_warmup", "batch_inference", "peak_rss"}
@@ -169,7 +169,7 @@ def test_native_onnxruntime_trial_times_every_phase(ws, converted):
         assert len(phases["inference"].samples) == 10 and phases["peak_rss"].unit == "bytes"
         assert phases["library"].value > phases["inference"].value
         assert versions["onnxruntime"] == "1.32.0"
-    missing, _ = run(TrialKey("dnn-d9-w9", "onnx", "ort-native", "cpu", keys[0].setting, 0))
+    missing, _ = run(dataclasses.replace(keys[0], model="dnn-d9-w9"))
     assert not missing.ok and "--models dnn-d9-w9 --formats onnx" in missing.error
 
 
@@ -186,7 +186,7 @@ def test_ort_is_compared_with_native_onnxruntime(ws, converted):
                   "--backends", "wasm", "--trials", "1", "--runs", "5")
     assert ran.code == 0, ran.err
     from browserdl.reports.loading_tables import ratios
-    from browserdl.reports.store import Store
+    from browserdl.results.store import Store
 
     with Store(ws.store_path) as store:
         (row,) = [r for r in ratios(store) if r["runtime"] == "ort"]

@@ -8,7 +8,7 @@ from conftest import run_cli
 from rich.text import Text
 
 from browserdl.reports import paper_tables, report
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 
 @pytest.fixture(scope="module")

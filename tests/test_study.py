@@ -1,6 +1,6 @@
 from conftest import run_cli
 
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 
 def test_study_runs_every_stage_and_prints_the_tables(workspace_copy):

@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 from conftest import run_cli
 
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 
 def test_quick_dnn_trains_to_090_and_writes_model_and_meta(trained):

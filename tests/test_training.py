@@ -9,7 +9,7 @@ import pytest
 from conftest import run_cli
 
 from browserdl.reports import findings, training_tables, tree
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 pytestmark = pytest.mark.browser
 

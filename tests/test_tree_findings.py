@@ -8,12 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, trial_key
 from rich.console import Console
 
 from browserdl.reports.findings import CONTRADICTS, LACKS, SUPPORTS, evaluate, findings_table
-from browserdl.reports.store import Phase, Store, TrialKey, TrialResult
 from browserdl.reports.tree import FACTORS, decision_trees, importance_table, tree_figure
+from browserdl.results.records import Phase, TrialResult
+from browserdl.results.store import Store
 
 PAPER = Path(__file__).parents[1] / "browserdl" / "reports" / "paper_numbers.json"
 
@@ -43,13 +44,13 @@ def _synthetic_store(path: Path) -> Store:
             model = f"dnn-d{depth}-w{width}"
             native = {"load": 50.0, "warmup": 3.0 * depth, "inference": 0.1 * width / 64,
                       "batch_inference": 1.0 * depth, "tf_import": 900.0}
-            store.record(TrialKey(model, "keras-h5", "native", "cpu", "call=direct,batch=32", 0),
+            store.record(trial_key(model, "keras-h5", "native", "cpu", "call=direct,batch=32", 0),
                          TrialResult(True, [Phase(k, v) for k, v in native.items()]), None)
             for backend, f in factor.items():
                 browser = {"library": 100.0, "download": 1.0, "parse": 1.0, "build": 1.0,
                            "warmup": f * native["warmup"], "inference": f * native["inference"],
                            "batch_inference": f * native["batch_inference"]}
-                store.record(TrialKey(model, "tfjs-layers", "tfjs", backend, "cache=cold", 0),
+                store.record(trial_key(model, "tfjs-layers", "tfjs", backend, "cache=cold", 0),
                              TrialResult(True, [Phase(k, v) for k, v in browser.items()]), None)
     return store
 

@@ -1,6 +1,6 @@
 """`measure accuracy`: each converted model's accuracy on the test digits, computed by its own
 library (Node, Chromium or TensorFlow, as its parity check runs): what a quantized encoding's
-smaller file costs. Stored as one trial per (model, format) with setting "accuracy"."""
+smaller file costs. Stored as one trial per (model, format) of kind accuracy."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 
 from browserdl.converter import FORMATS
-from browserdl.loaders import parity
+from browserdl.loaders import parity, protocol
 from browserdl.loaders.runtimes import RUNTIMES
+from browserdl.loaders.targets import native_target
 from browserdl.models import data
 from browserdl.quiet import import_quietly
-from browserdl.reports.store import Phase, TrialKey, TrialResult
+from browserdl.results.records import Kind, Phase, Target, TrialKey, TrialResult, settings
 from browserdl.workspace import Workspace
 
-SETTING = "accuracy"
 TASKS = ("digits-flat", "digits-image")
 
 
@@ -36,9 +36,9 @@ def test_digits(ws: Workspace, task: str) -> tuple[parity.Reference, np.ndarray]
 
 
 def plan(ws: Workspace, models: list[str], formats: list[str] | None,
-         libraries: dict[str, Path]) -> tuple[list[TrialKey], list[str]]:
-    """The (model, format) trials to run, and what was left out and why."""
-    keys, skipped = [], []
+         libraries: dict[str, Path]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (model, format) pairs to run, and what was left out and why."""
+    combos, skipped = [], []
     for model in models:
         task = json.loads((ws.model_dir(model) / "meta.json").read_text())["task"]
         if task not in TASKS:
@@ -51,12 +51,26 @@ def plan(ws: Workspace, models: list[str], formats: list[str] | None,
             if missing := RUNTIMES[fmt.runtime].missing_library(libraries):
                 skipped.append(f"{model} {fmt.name}: {missing}")
                 continue
-            keys.append(TrialKey(model, fmt.name, fmt.runtime, fmt.backend, SETTING, 0))
-    return keys, skipped
+            combos.append((model, fmt.name))
+    return combos, skipped
 
 
-def needs_browser(keys: list[TrialKey]) -> bool:
-    return any(parity.in_browser(FORMATS[k.format]) for k in keys)
+def needs_browser(combos: list[tuple[str, str]]) -> bool:
+    return any(parity.in_browser(FORMATS[f]) for _, f in combos)
+
+
+def keys(combos: list[tuple[str, str]], browser: Target | None,
+         libraries: dict[str, Path]) -> list[TrialKey]:
+    """One trial per pair, on the browser when its library runs there, else on this machine."""
+    out = []
+    for model, name in combos:
+        fmt = FORMATS[name]
+        in_browser = parity.in_browser(fmt) and fmt.runtime != "native"
+        target = browser if in_browser and browser is not None else native_target()
+        out.append(TrialKey(model, name, fmt.runtime, fmt.backend, Kind.ACCURACY, settings(), 0,
+                            target, protocol.for_trial(Kind.ACCURACY, fmt.runtime, libraries,
+                                                       in_node=not in_browser)))
+    return out
 
 
 def runner(ws: Workspace, session: Any, libraries: dict[str, Path]):  # -> sweep.Runner

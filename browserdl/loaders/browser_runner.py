@@ -13,10 +13,11 @@ import numpy as np
 from browserdl.converter import FORMATS
 from browserdl.converter.base import Format
 from browserdl.loaders import network as network_profiles
+from browserdl.loaders import protocol
 from browserdl.loaders.parity import BOUNDS, compare, reference
 from browserdl.loaders.runtimes import RUNTIMES, Runtime
 from browserdl.loaders.session import BrowserSession
-from browserdl.reports.store import Phase, TrialKey, TrialResult
+from browserdl.results.records import Kind, Phase, Settings, Target, TrialKey, TrialResult, settings
 from browserdl.workspace import Workspace, node_modules
 
 # As the TF.js benchmark page: cold trials, 1 warm-up, then 50 steady-state runs.
@@ -34,14 +35,14 @@ class BrowserOptions:
     compression: str = "none"  # Content-Encoding the server answers with: none, gzip, br
 
 
-def setting(options: BrowserOptions) -> str:
-    """cache=…, then network=… and compression=… when not the loopback defaults."""
-    text = f"cache={options.cache}"
+def settings_of(options: BrowserOptions) -> Settings:
+    """cache, then network and compression when not the loopback defaults."""
+    values = {"cache": options.cache}
     if options.network != network_profiles.NONE:
-        text += f",network={options.network}"
+        values["network"] = options.network
     if options.compression != "none":
-        text += f",compression={options.compression}"
-    return text
+        values["compression"] = options.compression
+    return settings(values)
 
 
 def plan(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
@@ -71,8 +72,11 @@ def plan(ws: Workspace, models: list[str], runtimes: list[str], backends: list[s
     return combos, skipped
 
 
-def keys(combos: list[tuple], trials: int, options: BrowserOptions) -> list[TrialKey]:
-    return [TrialKey(m, f, r, b, setting(options), t) for m, f, r, b in combos for t in range(trials)]
+def keys(combos: list[tuple], trials: int, options: BrowserOptions, target: Target,
+         libraries: dict[str, Any]) -> list[TrialKey]:
+    return [TrialKey(m, f, r, b, Kind.LOAD, settings_of(options), t, target,
+                     protocol.for_trial(Kind.LOAD, r, libraries))
+            for m, f, r, b in combos for t in range(trials)]
 
 
 def library_version(runtime: Runtime, libraries: dict[str, Any]) -> str:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from browserdl.converter import FORMATS
-from browserdl.reports.store import Phase, TrialKey, TrialResult
+from browserdl.loaders import protocol
+from browserdl.loaders.targets import native_target
+from browserdl.results.records import Kind, Phase, Settings, TrialKey, TrialResult, settings
 from browserdl.workspace import Workspace
 
 BACKEND = "cpu"
@@ -41,14 +43,15 @@ class NativeOptions:
     timeout_s: float = 600.0
 
 
-def setting(options: NativeOptions, runtime: str = "native") -> str:
-    """The trial setting; it starts with "call=" (the native tables select on it)."""
+def settings_of(options: NativeOptions, runtime: str = "native") -> Settings:
     call = options.call if WORKERS[runtime].calls else "run"
-    return f"call={call},batch={options.batch}"
+    return settings(call=call, batch=options.batch)
 
 
 def keys(models: list[str], trials: int, options: NativeOptions, runtime: str = "native") -> list[TrialKey]:
-    return [TrialKey(m, WORKERS[runtime].format, runtime, BACKEND, setting(options, runtime), t)
+    return [TrialKey(m, WORKERS[runtime].format, runtime, BACKEND, Kind.LOAD,
+                     settings_of(options, runtime), t, native_target(),
+                     protocol.for_trial(Kind.LOAD, runtime))
             for m in models for t in range(trials)]
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import threading
 from contextlib import ExitStack, suppress
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from browserdl.errors import UserError
 from browserdl.loaders.browser import find_chromium, launch
 from browserdl.loaders.runtimes import JS_DIR, PAGES_DIR
 from browserdl.loaders.server import LoopbackServer
+from browserdl.loaders.targets import browser_target
+from browserdl.results.records import Target
 from browserdl.workspace import Workspace, node_modules
 
 PAGE = "/pages/harness.html"
@@ -90,6 +93,19 @@ class BrowserSession:
         where = {"browser_endpoint": self.endpoint} if self.endpoint else {
             "browser_executable": str(self.executable or "")}
         return {"browser": f"{self.browser.browser_type.name} {self.browser.version}", **where}
+
+    @cached_property
+    def target(self) -> Target:
+        """Which browser this session measures: its fingerprint, read once from a page."""
+        self.ensure_browser()
+        context = self.browser.new_context()
+        try:
+            page = self._open(context, 60)
+            seen = page.evaluate("browserdl.environment()")
+        finally:
+            _close_quietly(context)
+        return browser_target(self.browser.browser_type.name, self.browser.version, self.endpoint,
+                              seen)
 
     def url(self, path: Path) -> str:
         """The server URL of a file or folder inside the workspace's formats or cache."""

@@ -9,7 +9,8 @@ from typing import Any
 from rich.progress import Progress
 
 from browserdl.environment import machine
-from browserdl.reports.store import Store, TrialKey, TrialResult
+from browserdl.results.records import TrialKey, TrialResult
+from browserdl.results.store import Store
 
 # A runner turns one trial key into its result plus the versions/environment it saw.
 Runner = Callable[[TrialKey], tuple[TrialResult, dict[str, Any]]]

@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from browserdl.loaders import protocol
 from browserdl.loaders.browser_runner import library_version
 from browserdl.loaders.native import run_worker
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
 from browserdl.models import data
-from browserdl.reports.store import Phase, Store, TrialKey, TrialResult
+from browserdl.results.records import Kind, Phase, Settings, Target, TrialKey, TrialResult, settings
+from browserdl.results.store import Store
 from browserdl.workspace import Workspace
 
 BATCH_SIZE = 64  # the paper's §4.1
@@ -46,8 +48,9 @@ def probe_size(options: TrainingOptions) -> int:
     return min(PROBE, (options.batches + 1) * BATCH_SIZE)
 
 
-def setting(options: TrainingOptions) -> str:
-    return f"train=sgd,lr={options.learning_rate:g},batch={BATCH_SIZE},batches={options.batches}"
+def settings_of(options: TrainingOptions) -> Settings:
+    return settings(optimizer="sgd", lr=f"{options.learning_rate:g}", batch=BATCH_SIZE,
+                    batches=options.batches)
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,12 @@ def plan(ws: Workspace, store: Store, models: list[str], runtimes: list[str],
     return combos, not_applicable
 
 
-def keys(combos: list[tuple], trials: int, options: TrainingOptions) -> list[TrialKey]:
-    return [TrialKey(m, f, r, b, setting(options), t) for m, f, r, b in combos for t in range(trials)]
+def keys(combos: list[tuple], trials: int, options: TrainingOptions, target: Target,
+         libraries: dict[str, Any]) -> list[TrialKey]:
+    """The trials of `combos` on `target` (the browser, or this machine for native)."""
+    return [TrialKey(m, f, r, b, Kind.TRAIN, settings_of(options), t, target,
+                     protocol.for_trial(Kind.TRAIN, r, libraries))
+            for m, f, r, b in combos for t in range(trials)]
 
 
 def browser_runner(ws: Workspace, session: Any, options: TrainingOptions,

@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from browserdl.reports import export
-from browserdl.reports.store import Store
+from browserdl.results import export
+from browserdl.results.store import Store
 
 
 def slug(title: str) -> str:

@@ -21,7 +21,7 @@ from rich.table import Table
 from browserdl.reports import training_tables
 from browserdl.reports.loading_tables import GPU_BACKENDS, ratios
 from browserdl.reports.stats import Summary, phase_summaries
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.json")
 SUPPORTS, CONTRADICTS, LACKS = "supports", "contradicts", "lacks data"

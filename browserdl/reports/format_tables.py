@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from browserdl.reports.store import Store
 from browserdl.reports.tables import fmt_value
+from browserdl.results.store import Store
 
 BINARY_BASELINE = "tfjs-layers"  # the paper compares JSON encodings with TF.js's binary weights
 _DNN = re.compile(r"dnn-d(\d+)-w(\d+)")

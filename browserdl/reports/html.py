@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from browserdl.reports.plots import Figure
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222;

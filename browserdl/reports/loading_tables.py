@@ -8,8 +8,8 @@ from rich.table import Table
 
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.reports.stats import Summary, phase_summaries
-from browserdl.reports.store import Store
 from browserdl.reports.tables import fmt_summary
+from browserdl.results.store import Store
 
 # (phase, column, show p10–p90)
 BROWSER_PHASES = [("library", "library", False), ("download", "download", False),

@@ -14,8 +14,8 @@ from typing import Any
 
 from rich.table import Table
 
-from browserdl.reports.store import Store
 from browserdl.reports.tables import fmt_value, model_order
+from browserdl.results.store import Store
 
 TTFP_PARTS = ("library", "download", "parse", "build", "warmup")
 NETWORK_ORDER = ("none", "wifi", "4g", "3g")

@@ -12,9 +12,9 @@ from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.models.zoo import APPLICATIONS
 from browserdl.reports.loading_tables import backend_label
 from browserdl.reports.stats import Summary, phase_summaries
-from browserdl.reports.store import Store
 from browserdl.reports.tables import fmt_value
 from browserdl.reports.training_tables import TRAINING_SETTING
+from browserdl.results.store import Store
 
 _DNN = re.compile(r"dnn-d(\d+)-w(\d+)")
 # each figure: (title, browser phases summed, native phase)

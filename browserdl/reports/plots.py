@@ -25,9 +25,9 @@ from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.models.zoo import APPLICATIONS  # names only: zoo imports TensorFlow lazily
 from browserdl.reports import network_tables
 from browserdl.reports.loading_tables import RATIO_PHASES, backend_label, loopback, ratios, setting_label
-from browserdl.reports.store import Store
 from browserdl.reports.tables import model_order
 from browserdl.reports.training_tables import TRAINING_SETTING, training_ratios
+from browserdl.results.store import Store
 
 LOAD_PARTS = ("download", "parse", "build")  # as native `load`: the library (≈ TF import) apart
 NATIVE = "native"

@@ -16,7 +16,7 @@ from browserdl.reports import (
     training_tables,
     tree,
 )
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 
 def all_tables(store: Store) -> list[Table]:

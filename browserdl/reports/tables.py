@@ -9,7 +9,7 @@ from rich.table import Table
 
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.reports.stats import Summary, phase_summaries
-from browserdl.reports.store import Store
+from browserdl.results.store import Store
 
 # (phase, column, show p10–p90)
 NATIVE_PHASES = [("tf_import", "import", False), ("load", "load", True),

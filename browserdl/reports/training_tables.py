@@ -18,8 +18,8 @@ from rich.table import Table
 
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
 from browserdl.reports.loading_tables import backend_label
-from browserdl.reports.store import Store
 from browserdl.reports.tables import model_order
+from browserdl.results.store import Store
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.json")
 TRAINING_SETTING = "train="

@@ -19,8 +19,8 @@ from typing import Any
 from rich.table import Table
 
 from browserdl.reports.loading_tables import ratios
-from browserdl.reports.store import Store
 from browserdl.reports.training_tables import training_ratios
+from browserdl.results.store import Store
 
 FACTORS = ("backend", "task", "depth", "width")
 NETWORKS = {"dnn": re.compile(r"dnn-d(\d+)-w(\d+)"), "cnn": re.compile(r"cnn-l(\d+)-w(\d+)"),

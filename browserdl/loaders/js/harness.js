@@ -188,5 +188,6 @@
     return { lossAfter };
   }
 
-  self.browserdl = { run, measureLoad, measureInference, trainStart, trainChunk, trainFinish };
+  self.browserdl = { run, measureLoad, measureInference, trainStart, trainChunk, trainFinish,
+    environment: async () => environment() };
 })();

@@ -1,7 +1,9 @@
-"""The results store: every trial and phase, with the environment it ran in (SQLite).
+"""The results store: every trial and phase, where it ran and with what (SQLite).
 
 One transaction per trial, so a crash loses at most the trial in progress. The schema is
-versioned with `PRAGMA user_version`; `_MIGRATIONS[v]` upgrades a store from version v.
+versioned with `PRAGMA user_version`; `_MIGRATIONS[v]` upgrades a store from version v
+(results/migrate.py). A trial's identity is (model, format, runtime, backend, target, kind,
+settings, protocol, trial): two targets or two protocols never share a row.
 """
 
 from __future__ import annotations
@@ -11,104 +13,22 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from browserdl.errors import UserError
+from browserdl.results import migrate
+from browserdl.results.records import (
+    Kind,
+    Target,
+    TrialKey,
+    TrialResult,
+    settings_json,
+    settings_text,
+)
 
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE environments (
-    id INTEGER PRIMARY KEY,
-    fingerprint TEXT NOT NULL UNIQUE,   -- sha256 of `data`: identical environments share a row
-    data TEXT NOT NULL,                 -- JSON: CPU, OS, Python, TensorFlow, browser, commit...
-    first_seen TEXT NOT NULL
-);
-CREATE TABLE trials (
-    id INTEGER PRIMARY KEY,
-    model TEXT NOT NULL,
-    format TEXT NOT NULL,
-    runtime TEXT NOT NULL,
-    backend TEXT NOT NULL,
-    setting TEXT NOT NULL DEFAULT '',   -- what else defines the trial, e.g. call=direct
-    trial INTEGER NOT NULL,
-    ok INTEGER NOT NULL,
-    error TEXT,
-    env_id INTEGER REFERENCES environments(id),
-    wall_s REAL,                        -- the whole trial seen from outside, overhead included
-    detail TEXT,                        -- JSON: anything else the runner reported
-    recorded TEXT NOT NULL,
-    UNIQUE (model, format, runtime, backend, setting, trial)
-);
-CREATE TABLE phases (
-    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-    phase TEXT NOT NULL,
-    value REAL NOT NULL,
-    unit TEXT NOT NULL,
-    samples TEXT,                       -- JSON list of every raw value behind `value`
-    PRIMARY KEY (trial_id, phase)
-);
-CREATE TABLE models (
-    id TEXT PRIMARY KEY,
-    family TEXT NOT NULL,
-    meta TEXT NOT NULL                  -- meta.json as written by `train`
-);
-"""
-_CONVERSIONS = """
-CREATE TABLE conversions (
-    model TEXT NOT NULL,
-    format TEXT NOT NULL,
-    runtime TEXT NOT NULL,
-    backend TEXT NOT NULL,
-    status TEXT NOT NULL,               -- ok | failed | n/a | not installed | unverified
-    reason TEXT,                        -- why n/a or failed
-    files INTEGER,
-    bytes INTEGER,
-    max_diff REAL,                      -- parity: largest |framework - Keras| over the test batch
-    argmax_equal INTEGER,
-    n INTEGER,
-    library TEXT,
-    env_id INTEGER REFERENCES environments(id),
-    recorded TEXT NOT NULL,
-    PRIMARY KEY (model, format)
-);
-"""
-_SCHEMA += _CONVERSIONS
-_MIGRATIONS: dict[int, str] = {1: _CONVERSIONS}  # from-version -> SQL
-
-
-@dataclass(frozen=True)
-class TrialKey:
-    model: str
-    format: str
-    runtime: str
-    backend: str
-    setting: str
-    trial: int
-
-    def label(self) -> str:
-        extra = f" {self.setting}" if self.setting else ""
-        return f"{self.model} {self.runtime}/{self.backend}{extra} trial {self.trial}"
-
-
-@dataclass
-class Phase:
-    name: str
-    value: float
-    unit: str = "ms"
-    samples: list[float] | None = None
-
-
-@dataclass
-class TrialResult:
-    ok: bool
-    phases: list[Phase] = field(default_factory=list)
-    error: str | None = None
-    wall_s: float | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+SCHEMA_VERSION = 3
 
 
 class Store:
@@ -126,17 +46,19 @@ class Store:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version == 0 and not self.db.execute("SELECT name FROM sqlite_master").fetchall():
             with self.db:
-                self.db.executescript(_SCHEMA)
+                self.db.executescript(migrate.SCHEMA)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             return
         if version > SCHEMA_VERSION:
             raise UserError(f"results store {self.path} has schema {version}, newer than this "
                             f"browserdl ({SCHEMA_VERSION}); upgrade browserdl")
         while version < SCHEMA_VERSION:
+            self.db.execute("PRAGMA foreign_keys = OFF")  # tables are rebuilt in place
             with self.db:
-                self.db.executescript(_MIGRATIONS[version])
+                migrate.MIGRATIONS[version](self.db)
                 version += 1
                 self.db.execute(f"PRAGMA user_version = {version}")
+            self.db.execute("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:
         self.db.close()
@@ -151,7 +73,7 @@ class Store:
 
     def environment_id(self, env: dict[str, Any]) -> int:
         """The id of this environment's row, added when new."""
-        data = json.dumps(env, sort_keys=True)
+        data = json.dumps(env, sort_keys=True, default=str)
         fingerprint = hashlib.sha256(data.encode()).hexdigest()
         with self.db:
             self.db.execute(
@@ -162,18 +84,26 @@ class Store:
             "SELECT id FROM environments WHERE fingerprint = ?", (fingerprint,)
         ).fetchone()[0]
 
-    def record(self, key: TrialKey, result: TrialResult, env_id: int | None) -> None:
-        """Store one trial and its phases in one transaction, replacing an earlier try of it."""
+    def target_id(self, target: Target) -> int:
+        """The id of this target's row (name + fingerprint), added when new."""
         with self.db:
             self.db.execute(
-                "DELETE FROM trials WHERE model=? AND format=? AND runtime=? AND backend=? "
-                "AND setting=? AND trial=?", _key_tuple(key),
-            )
+                "INSERT OR IGNORE INTO targets (name, fingerprint, info, first_seen) "
+                "VALUES (?,?,?,?)", (target.name, target.fingerprint, target.info, _now()))
+        return self.db.execute("SELECT id FROM targets WHERE name = ? AND fingerprint = ?",
+                               (target.name, target.fingerprint)).fetchone()[0]
+
+    def record(self, key: TrialKey, result: TrialResult, env_id: int | None) -> None:
+        """Store one trial and its phases in one transaction, replacing an earlier try of it."""
+        identity = self._identity(key)
+        with self.db:
+            self.db.execute(f"DELETE FROM trials WHERE {_MATCH}", identity)
             cursor = self.db.execute(
-                "INSERT INTO trials (model, format, runtime, backend, setting, trial, ok, error, "
-                "env_id, wall_s, detail, recorded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*_key_tuple(key), int(result.ok), result.error, env_id, result.wall_s,
-                 json.dumps(result.detail, sort_keys=True), _now()),
+                "INSERT INTO trials (model, format, runtime, backend, target_id, kind, settings, "
+                "protocol, trial, ok, error, env_id, wall_s, detail, recorded) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*identity, int(result.ok), result.error, env_id, result.wall_s,
+                 json.dumps(result.detail, sort_keys=True, default=str), _now()),
             )
             self.db.executemany(
                 "INSERT INTO phases (trial_id, phase, value, unit, samples) VALUES (?,?,?,?,?)",
@@ -210,32 +140,57 @@ class Store:
     # --- reading ---------------------------------------------------------------------------
 
     def has_ok(self, key: TrialKey) -> bool:
-        """True when this trial is stored and succeeded (a failed one is tried again)."""
-        return self.db.execute(
-            "SELECT 1 FROM trials WHERE model=? AND format=? AND runtime=? AND backend=? "
-            "AND setting=? AND trial=? AND ok=1", _key_tuple(key),
-        ).fetchone() is not None
+        """True when this trial is stored and succeeded on this target with this protocol (a
+        failed one, or one of another protocol, is measured again)."""
+        row = self.db.execute("SELECT id FROM targets WHERE name = ? AND fingerprint = ?",
+                              (key.target.name, key.target.fingerprint)).fetchone()
+        if row is None:
+            return False
+        identity = (*_key_fields(key)[:4], row[0], *_key_fields(key)[4:])
+        return self.db.execute(f"SELECT 1 FROM trials WHERE {_MATCH} AND ok = 1",
+                               identity).fetchone() is not None
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every stored trial-phase as a flat record; a trial without phases gives one record
-        with an empty phase (a failure before anything was measured)."""
+        with an empty phase (a failure before anything was measured). `target` is the target's
+        name, made unique (name@fingerprint) when one name has several fingerprints."""
+        labels = self.target_labels()
         self.db.row_factory = sqlite3.Row
         try:
             cursor = self.db.execute(
-                "SELECT t.model, t.format, t.runtime, t.backend, t.setting, "
-                "COALESCE(p.phase, '') AS phase, t.trial, p.value, p.unit, t.ok, t.error, "
-                "t.env_id, p.samples, t.wall_s, t.recorded, t.detail "
+                "SELECT t.model, t.format, t.runtime, t.backend, t.target_id, t.kind, "
+                "t.settings, t.protocol, COALESCE(p.phase, '') AS phase, t.trial, p.value, p.unit, "
+                "t.ok, t.error, t.env_id, p.samples, t.wall_s, t.recorded, t.detail "
                 "FROM trials t LEFT JOIN phases p ON p.trial_id = t.id "
-                "ORDER BY t.model, t.format, t.runtime, t.backend, t.setting, t.trial, p.phase"
+                "ORDER BY t.model, t.format, t.runtime, t.backend, t.target_id, t.kind, "
+                "t.settings, t.protocol, t.trial, p.phase"
             )
             for row in cursor:
                 record = dict(row)
+                record["target"] = labels[record.pop("target_id")]
+                record["kind"] = Kind(record["kind"])
+                record["settings"] = json.loads(record["settings"])
+                record["setting"] = settings_text(record["settings"])
                 record["ok"] = bool(record["ok"])
                 record["samples"] = json.loads(record["samples"]) if record["samples"] else None
                 record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
                 yield record
         finally:
             self.db.row_factory = None
+
+    def target_labels(self) -> dict[int, str]:
+        """Target id -> the name users see (unique in this store)."""
+        found = self.db.execute("SELECT id, name, fingerprint FROM targets").fetchall()
+        names = [name for _, name, _ in found]
+        return {i: name if names.count(name) == 1 else f"{name}@{fingerprint[:6]}"
+                for i, name, fingerprint in found}
+
+    def targets(self) -> dict[str, dict[str, Any]]:
+        """Target label -> its fingerprint record (what `report` shows under "targets")."""
+        labels = self.target_labels()
+        return {labels[i]: {"name": name, "fingerprint": fp, **json.loads(info)}
+                for i, name, fp, info in self.db.execute(
+                    "SELECT id, name, fingerprint, info FROM targets ORDER BY id")}
 
     def environments(self) -> dict[int, dict[str, Any]]:
         return {i: json.loads(d) for i, d in self.db.execute("SELECT id, data FROM environments")}
@@ -246,9 +201,19 @@ class Store:
     def trial_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
 
+    def _identity(self, key: TrialKey) -> tuple[Any, ...]:
+        fields = _key_fields(key)
+        return (*fields[:4], self.target_id(key.target), *fields[4:])
 
-def _key_tuple(key: TrialKey) -> tuple[Any, ...]:
-    return (key.model, key.format, key.runtime, key.backend, key.setting, key.trial)
+
+_MATCH = ("model=? AND format=? AND runtime=? AND backend=? AND target_id=? AND kind=? AND "
+          "settings=? AND protocol=? AND trial=?")
+
+
+def _key_fields(key: TrialKey) -> tuple[Any, ...]:
+    """The key's columns in _MATCH order, without the target id."""
+    return (key.model, key.format, key.runtime, key.backend, str(key.kind),
+            settings_json(key.settings), key.protocol, key.trial)
 
 
 def _now() -> str:
