@@ -29,7 +29,6 @@ from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.session import BrowserSession
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import select
-from browserdl.results.records import TrialKey
 from browserdl.workspace import Workspace
 
 MODEL = "dnn-d1-w64"
@@ -45,8 +44,8 @@ def per_trial(ws: Workspace, runtime: str, backend: str, trials: int, console: C
     walls, sums = [], []
     with BrowserSession(ws) as session:
         run = browser_runner.runner(ws, session, options, {})
-        for trial in range(trials):
-            key = TrialKey(MODEL, FORMAT_OF[runtime], runtime, backend, "cache=cold", trial)
+        combo = (MODEL, FORMAT_OF[runtime], runtime, backend)
+        for trial, key in enumerate(browser_runner.keys([combo], trials, options, session.target, {})):
             result, _ = run(key)
             if not result.ok:
                 raise SystemExit(f"trial {trial} failed: {result.error}")

@@ -22,7 +22,6 @@ from browserdl import pipeline
 from browserdl.loaders import native
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import select
-from browserdl.results.records import TrialKey
 from browserdl.workspace import Workspace
 
 
@@ -43,9 +42,7 @@ def main() -> None:
     for column in ("trial", "wall (parent)", "sum of phases", "of which TF import", "overhead"):
         table.add_column(column, justify="right")
     walls, sums = [], []
-    for trial in range(args.trials):
-        key = TrialKey(args.model, native.FORMAT, native.RUNTIME, native.BACKEND,
-                       native.setting(options), trial)
+    for trial, key in enumerate(native.keys([args.model], args.trials, options)):
         result, _ = run(key)
         if not result.ok:
             raise SystemExit(f"trial {trial} failed: {result.error}")

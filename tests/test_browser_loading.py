@@ -145,14 +145,31 @@ def test_browser_endpoint_reaches_a_playwright_browser_server(converted, tmp_pat
         assert endpoint.startswith("ws://127.0.0.1:")
         ws = tmp_path / "ws"
         shutil.copytree(converted, ws)
-        ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--backends", "cpu",
-                      "--trials", "1", "--runs", "3", "--force", "--browser-endpoint", endpoint)
-        assert ran.code == 0, ran.err
+        sweep = ("measure", "loading", "--runtimes", "tfjs", "--backends", "cpu", "--trials", "1",
+                 "--runs", "3")
+        local = run_cli(ws, *sweep)  # on the local Chromium (stored already by `swept`: skipped)
+        assert local.code == 0 and "0 trials measured, 1 already stored" in local.err, local.err
+        ran = run_cli(ws, *sweep, "--browser-endpoint", endpoint)  # another target: measured
+        assert ran.code == 0 and "1 trials measured, 0 already stored" in ran.err, ran.err
+        again = run_cli(ws, *sweep, "--browser-endpoint", endpoint)  # the same target: resumed
+        assert "0 trials measured, 1 already stored" in again.err, again.err
         with Store(ws / "results.sqlite") as store:
-            rows = [r for r in store.rows() if r["runtime"] == "tfjs" and r["trial"] == 0]
+            rows = [r for r in store.rows() if r["runtime"] == "tfjs" and r["backend"] == "cpu"
+                    and r["phase"] == "inference"]
             envs = store.environments()
-        assert rows and all(r["ok"] for r in rows)
-        assert envs[rows[0]["env_id"]]["browser_endpoint"] == endpoint
+            targets = store.targets()
+        name = "chromium@" + endpoint.removeprefix("ws://").split("/")[0]
+        assert sorted(r["target"] for r in rows) == sorted(["chromium", name])
+        assert all(r["ok"] for r in rows)
+        remote = next(r for r in rows if r["target"] == name)
+        assert envs[remote["env_id"]]["browser_endpoint"] == endpoint
+        assert targets[name]["endpoint"] == endpoint and targets["chromium"]["endpoint"] == ""
+        assert targets[name]["user_agent"] and targets[name]["timer_step_us"] <= 10
+        shown = run_cli(ws, "report")
+        assert shown.code == 0, shown.err
+        lines = [line for line in shown.out.splitlines() if "tfjs/cpu" in line]
+        assert any(name in line for line in lines) and any(
+            "chromium" in line and name not in line for line in lines), shown.out
     finally:
         server.stdin.close()
         server.wait(timeout=30)

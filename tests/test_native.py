@@ -50,6 +50,9 @@ def test_native_trial_stores_every_phase_positive_and_export_round_trips(workspa
     for record, row in zip(records, rows, strict=True):
         assert record["phase"] == row["phase"] and float(record["value"]) == row["value"]
         assert record["ok"] == "True" and int(record["env_id"]) == row["env_id"]
+        assert (record["target"], record["kind"], record["setting"]) == (
+            "native", "load", "call=direct,batch=32")
+        assert record["protocol"] == row["protocol"] and len(record["protocol"]) == 12
     lines = run_cli(workspace_copy, "export", "--format", "jsonl", "-o", "-").out.splitlines()
     assert [json.loads(line)["value"] for line in lines] == [r["value"] for r in rows]
     assert run_cli(workspace_copy, "export").code == 0
@@ -57,6 +60,34 @@ def test_native_trial_stores_every_phase_positive_and_export_round_trips(workspa
 
     again = run_cli(workspace_copy, "measure", "loading", "--trials", "2", "--runs", "10")
     assert "0 trials measured, 2 already stored" in again.err
+    assert json.loads(lines[0])["kind"] == "load" and json.loads(lines[0])["target"] == "native"
+
+
+def test_a_changed_protocol_measures_again_and_keeps_the_old_trials(workspace_copy, monkeypatch):
+    from rich.progress import Progress
+
+    from browserdl.loaders import native, protocol
+    from browserdl.loaders.sweep import run_sweep
+    from browserdl.results.records import Kind
+    from browserdl.workspace import Workspace
+
+    ws = Workspace.open(workspace_copy)
+    options = native.NativeOptions(runs=3)
+
+    def sweep():
+        with Store(ws.store_path) as store, Progress(disable=True) as progress:
+            return run_sweep(native.keys(["dnn-d1-w64"], 1, options), native.runner(ws, options),
+                             store, progress)
+
+    assert sweep().measured == 1 and sweep().skipped == 1
+    old = native.keys(["dnn-d1-w64"], 1, options)[0].protocol
+    monkeypatch.setitem(protocol.PYTHON_SIDE, Kind.LOAD, protocol.PYTHON_SIDE[Kind.LOAD] + 1)
+    new = native.keys(["dnn-d1-w64"], 1, options)[0].protocol
+    assert new != old
+    assert sweep().measured == 1  # the stored trial is of another protocol: not reused
+    with Store(ws.store_path) as store:
+        protocols = {r["protocol"] for r in store.rows() if r["phase"] == "inference"}
+    assert protocols == {old, new}  # nothing measured is lost
 
 
 def test_killed_sweep_leaves_store_consistent_and_rerun_completes(workspace_copy):

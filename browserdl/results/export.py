@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-FIELDS = ["model", "format", "runtime", "backend", "setting", "phase", "trial", "value", "unit",
-          "ok", "error", "env_id", "wall_s", "recorded", "samples"]
+FIELDS = ["model", "format", "runtime", "backend", "target", "kind", "setting", "protocol", "phase",
+          "trial", "value", "unit", "ok", "error", "env_id", "wall_s", "recorded", "samples"]
 FORMATS = ("csv", "jsonl")
 
 
@@ -24,6 +24,6 @@ def write(rows: Iterable[dict[str, Any]], out: TextIO, fmt: str) -> int:
             count += 1
     else:
         for row in rows:
-            out.write(json.dumps({k: row[k] for k in FIELDS}) + "\n")
+            out.write(json.dumps({k: str(row[k]) if k == "kind" else row[k] for k in FIELDS}) + "\n")
             count += 1
     return count
