@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import run_cli, trial_key
 
-from browserdl.reports import loading_tables, tables
+from browserdl.reports import html, loading_tables, tables
+from browserdl.reports.frame import Frame
 from browserdl.reports.html import write_report
 from browserdl.reports.plots import _collect, _series, render_all
-from browserdl.reports.stats import phase_summaries
 from browserdl.results.records import Phase, TrialResult
 from browserdl.results.store import Store
 
@@ -38,12 +38,13 @@ def sweep(tmp_path_factory, trained) -> Path:
 def report(sweep, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     with Store(sweep) as store:
-        figures = render_all(store, out)
-        made = [tables.models_table(store), tables.native_table(store),
-                loading_tables.browser_table(store), loading_tables.ratio_table(store)]
-        made = [t for t in made if t is not None]
-        page = write_report(store, out, figures, made,
-                            [("Findings", "<p id='findings-body'>caller's own HTML</p>")])
+        frame = Frame.load(store)
+    figures = render_all(frame, out)
+    made = [tables.models_table(frame), tables.native_table(frame),
+            loading_tables.browser_table(frame), loading_tables.ratio_table(frame)]
+    made = [t for t in made if t is not None]
+    page = write_report(frame, out, figures, made,
+                        [("Findings", "<p id='findings-body'>caller's own HTML</p>")])
     return page, figures, made
 
 
@@ -62,18 +63,22 @@ def test_figures_drawn_from_the_store(report, sweep):
     assert "native/cpu" not in svg["ratio-browser-native"]  # ratios are browser ÷ native
     # the bars' medians are the same numbers the tables print: inference pools every run
     with Store(sweep) as store:
-        trials, _ = _collect(store)
-        summaries = phase_summaries(store.rows())
+        frame = Frame.load(store)
+    trials, _ = _collect(frame)
+    summaries = {(g.format, g.runtime, g.backend): p for g, p in frame.summaries.items()
+                 if g.model == "dnn-d1-w64" and g.settings == (("cache", "cold"),)}
     inference = _series(trials, ("inference",), "inference", pool=True)
+    series = {(k.runtime, k.backend, k.settings): k for k in inference}
+    cold = (("cache", "cold"),)
     for runtime, backend, fmt in (("tfjs", "cpu", "tfjs-layers"), ("convnetjs", "cpu", "convnetjs")):
-        values = inference[(runtime, backend, "cache=cold")]["dnn-d1-w64"]
+        values = inference[series[(runtime, backend, cold)]]["dnn-d1-w64"]
         assert len(values) == 2 * 5
-        summary = summaries[("dnn-d1-w64", fmt, runtime, backend, "cache=cold")]["inference"][0]
+        summary = summaries[(fmt, runtime, backend)]["inference"][0]
         assert np.median(values) == pytest.approx(summary.median)
     loading = _series(trials, ("library", "download", "parse", "build"), "load")
-    assert len(loading[("tfjs", "cpu", "cache=cold")]["dnn-d1-w64"]) == 2  # one sum per trial
-    tfjs = summaries[("dnn-d1-w64", "tfjs-layers", "tfjs", "cpu", "cache=cold")]
-    assert np.median(loading[("tfjs", "cpu", "cache=cold")]["dnn-d1-w64"]) > tfjs["library"][0].p10
+    tfjs_cold = loading[series[("tfjs", "cpu", cold)]]["dnn-d1-w64"]
+    assert len(tfjs_cold) == 2  # one sum per trial
+    assert np.median(tfjs_cold) > summaries[("tfjs-layers", "tfjs", "cpu")]["library"][0].p10
 
 
 def test_page_is_self_contained(report):
@@ -85,6 +90,9 @@ def test_page_is_self_contained(report):
     for title in ("Summary", "Environment", "Method", "Tables", "Figures", "Findings"):
         assert f"<h2>{title}</h2>" in text
     assert text.count("<table") == len(made) + 1  # + the environment
+    assert text.count('<div class="scroll" style="overflow-x:auto">') == len(made)
+    for table in made:  # the same cells as the terminal and the CSV files
+        assert all(html._cell(cell) in text for row in table.rows for cell in row), table.title
     assert "SwiftShader" in text and "software GPU" in text
     assert "<p id='findings-body'>caller's own HTML</p>" in text  # extra sections go in as given
     assert "dnn-d1-w64" in text and "tfjs/webgl (software GPU)" in text
@@ -132,16 +140,20 @@ def test_store_text_is_escaped(sweep, tmp_path):
         key = trial_key("dnn-d1-w64", "tfjs-layers", "tfjs", "cpu", "cache=cold", 99)
         store.record(key, TrialResult(False, [Phase("library", 1.0)], error="<script>alert(1)</script>"),
                      None)
-        text = write_report(store, tmp_path / "out", [], []).read_text()
+        frame = Frame.load(store)
+    failures = tables.failures_table(frame)
+    text = write_report(frame, tmp_path / "out", [], [failures]).read_text()
     assert "<script" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert f"{failed + 1} failed" in text
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in text  # in the failures table too
 
 
 def test_empty_store(tmp_path):
     with Store(tmp_path / "empty.sqlite") as store:
-        assert render_all(store, tmp_path / "out") == []
-        page = write_report(store, tmp_path / "out", [], [])
+        frame = Frame.load(store)
+    assert render_all(frame, tmp_path / "out") == []
+    page = write_report(frame, tmp_path / "out", [], [])
     text = page.read_text()
     assert page.name == "index.html" and "No data" in text and "<img" not in text
     assert not list((tmp_path / "out").glob("*.png"))

@@ -185,11 +185,12 @@ def test_ort_is_compared_with_native_onnxruntime(ws, converted):
     ran = run_cli(ws.root, "measure", "loading", "--models", "dnn-d1-w64", "--runtimes", "ort,ort-native",
                   "--backends", "wasm", "--trials", "1", "--runs", "5")
     assert ran.code == 0, ran.err
+    from browserdl.reports.frame import Frame
     from browserdl.reports.loading_tables import ratios
     from browserdl.results.store import Store
 
     with Store(ws.store_path) as store:
-        (row,) = [r for r in ratios(store) if r["runtime"] == "ort"]
+        (row,) = [r for r in ratios(Frame.load(store)) if r["runtime"] == "ort"]
     assert row["baseline"] == "ort-native" and row["backend"] == "wasm"
     assert all(row[label] > 0 for label in ("library", "load", "warm-up", "inference", "batch"))
     assert "ort-native" in ran.out

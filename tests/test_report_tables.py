@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 from conftest import run_cli
-from rich.text import Text
 
-from browserdl.reports import paper_tables, report
+from browserdl.reports import csv_tables, paper_tables, report
+from browserdl.reports.frame import Frame
 from browserdl.results.store import Store
 
 
@@ -25,15 +25,18 @@ def sweep(tmp_path_factory, trained):
     return ws
 
 
+def _frame(sweep) -> Frame:
+    with Store(sweep / "results.sqlite") as store:
+        return Frame.load(store)
+
+
 def _cells(table, column):
-    index = [c.header for c in table.columns].index(column)
-    return [Text.from_markup(str(c)).plain for c in table.columns[index]._cells]
+    return table.column(column)
 
 
 def test_table1_lists_each_runtime_with_what_worked(sweep):
-    with Store(sweep / "results.sqlite") as store:
-        table = paper_tables.table1(store)
-    assert [c.header for c in table.columns] == [
+    table = paper_tables.table1(_frame(sweep))
+    assert table.headers == [
         "runtime", "library", "library bytes", "backends that worked", "formats", "training",
         "parity (ok / checked)"]
     assert _cells(table, "runtime") == ["convnetjs", "native", "tfjs"]
@@ -46,16 +49,16 @@ def test_table1_lists_each_runtime_with_what_worked(sweep):
     assert set(_cells(table, "parity (ok / checked)")) == {"1 / 1"}
 
 
-def test_figures_2_to_4_are_depth_by_width_by_runtime(sweep):
-    with Store(sweep / "results.sqlite") as store:
-        for figure in ("fig2", "fig3", "fig4"):
-            table = paper_tables.figure_table(store, figure)
-            headers = [c.header for c in table.columns]
-            assert headers == ["depth", "width", "native", "convnetjs/cpu", "tfjs/cpu",
-                               "tfjs/webgl (software GPU)"], figure
-            assert table.row_count == 1 and _cells(table, "width") == ["64"]
-            assert all(float(v) > 0 for v in _cells(table, "tfjs/cpu"))
-        assert paper_tables.fig5_table(store) is None  # no Keras application measured
+def test_figures_2_to_4_are_runtime_by_depth_by_width(sweep):
+    frame = _frame(sweep)
+    for figure in ("fig2", "fig3", "fig4"):
+        table = paper_tables.figure_table(frame, figure)
+        assert table.headers == ["runtime/backend", "depth", "width 64"], figure
+        assert _cells(table, "runtime/backend") == ["native", "convnetjs/cpu", "tfjs/cpu",
+                                                    "tfjs/webgl (software GPU)"], figure
+        assert _cells(table, "depth") == ["1"] * 4
+        assert all(float(v) > 0 for v in _cells(table, "width 64"))
+    assert paper_tables.fig5_table(frame) is None  # no Keras application measured
 
 
 def test_csv_export_writes_trials_and_every_table(sweep, tmp_path):
@@ -68,9 +71,14 @@ def test_csv_export_writes_trials_and_every_table(sweep, tmp_path):
     with open(tmp_path / "csv" / "table-1-the-frameworks-as-found-here.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0][0] == "runtime" and [r[0] for r in rows[1:]] == ["convnetjs", "native", "tfjs"]
-    with Store(sweep / "results.sqlite") as store:
-        assert len(report.all_tables(store)) >= 10
-        n_rows = sum(1 for _ in store.rows())
+    frame = _frame(sweep)
+    every = report.all_tables(frame)
+    assert len(every) >= 10
+    n_rows = len(frame.rows)
+    for table in every:  # each file holds its table's data, cell for cell
+        with open(tmp_path / "csv" / f"{csv_tables.slug(table.title)}.csv", newline="") as f:
+            assert list(csv.reader(f)) == [table.headers, *table.rows], table.title
+    assert "…" not in ran.out
     with open(tmp_path / "csv" / "trials.csv") as f:
         assert sum(1 for _ in csv.DictReader(f)) == n_rows
 

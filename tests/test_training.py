@@ -9,6 +9,7 @@ import pytest
 from conftest import run_cli
 
 from browserdl.reports import findings, training_tables, tree
+from browserdl.reports.frame import Frame
 from browserdl.results.store import Store
 
 pytestmark = pytest.mark.browser
@@ -81,12 +82,13 @@ def test_same_weights_same_batches_same_updates_as_native(trained_once):
 
 def test_report_shows_fig1_ratios_table2_tree_and_findings(trained_once, converted):
     with Store(converted / "results.sqlite") as store:
-        ratios = {(r["runtime"], r["backend"]): r["ratio"] for r in training_tables.training_ratios(store)}
-        assert set(ratios) == {(r, b) for _, r, b in COMBOS if r != "native"}
-        assert all(v > 0 for v in ratios.values())
-        assert any(r["task"] == "training" for r in tree.tree_rows(store)["dnn"])
-        width = next(f for f in findings.evaluate(store) if f.number == 2)
-        assert "training" in width.evidence
+        frame = Frame.load(store)
+    ratios = {(r["runtime"], r["backend"]): r["ratio"] for r in training_tables.training_ratios(frame)}
+    assert set(ratios) == {(r, b) for _, r, b in COMBOS if r != "native"}
+    assert all(v > 0 for v in ratios.values())
+    assert any(r["task"] == "training" for r in tree.tree_rows(frame)["dnn"])
+    width = next(f for f in findings.evaluate(frame) if f.number == 2)
+    assert "training" in width.evidence
     ran = run_cli(converted, "report", "--html")
     assert ran.code == 0, ran.err
     html = (converted / "report" / "index.html").read_text()
@@ -105,7 +107,7 @@ def test_what_cannot_train_is_not_applicable_with_its_reason(converted):
     # TF.js's wasm backend has no gradient kernels for convolutions: found by running it
     assert "1 not applicable" in err and "Conv2DBackpropFilter" in err
     with Store(converted / "results.sqlite") as store:
-        reasons = training_tables.training_not_applicable(store)
+        reasons = training_tables.training_not_applicable(Frame.load(store))
         assert "Conv2DBackpropFilter" in reasons[("cnn-l6-w20", "tfjs", "wasm")]
         assert "fully connected" in reasons[("cnn-l6-w20", "brainjs", "cpu")]
         cpu = [r for r in store.rows() if (r["model"], r["runtime"], r["backend"], r["phase"])

@@ -12,6 +12,7 @@ from conftest import run_cli, trial_key
 from rich.console import Console
 
 from browserdl.reports.findings import CONTRADICTS, LACKS, SUPPORTS, evaluate, findings_table
+from browserdl.reports.frame import Frame
 from browserdl.reports.tree import FACTORS, decision_trees, importance_table, tree_figure
 from browserdl.results.records import Phase, TrialResult
 from browserdl.results.store import Store
@@ -57,7 +58,7 @@ def _synthetic_store(path: Path) -> Store:
 
 def test_tree_fits_known_rule(tmp_path: Path) -> None:
     with _synthetic_store(tmp_path / "synthetic.sqlite") as store:
-        results = {r.network: r for r in decision_trees(store)}
+        results = {r.network: r for r in decision_trees(Frame.load(store))}
     dnn = results["dnn"]
     assert dnn.enough and dnn.n_rows == 6 * 2 * 3  # 6 models × 2 backends × 3 tasks
     assert math.isclose(sum(dnn.importances.values()), 1.0)
@@ -78,7 +79,7 @@ def test_tree_fits_known_rule(tmp_path: Path) -> None:
 
 def test_real_sweep_trees_say_not_enough(sweep: Path, tmp_path: Path) -> None:
     with Store(sweep) as store:
-        results = decision_trees(store)
+        results = decision_trees(Frame.load(store))
     assert [r.network for r in results] == ["dnn", "cnn", "rnn"]
     dnn = results[0]
     assert not dnn.enough and dnn.n_rows == 6  # one model × (cpu, webgl) × 3 tasks
@@ -91,7 +92,7 @@ def test_real_sweep_trees_say_not_enough(sweep: Path, tmp_path: Path) -> None:
 
 def test_findings_on_real_sweep(sweep: Path) -> None:
     with Store(sweep) as store:
-        findings = evaluate(store)
+        findings = evaluate(Frame.load(store))
     assert [f.number for f in findings] == list(range(1, 9))
     assert all(f.verdict in (SUPPORTS, CONTRADICTS, LACKS) and f.evidence for f in findings)
     by = {f.number: f for f in findings}
@@ -109,7 +110,7 @@ def test_findings_on_real_sweep(sweep: Path) -> None:
 
 def test_findings_on_empty_store(tmp_path: Path) -> None:
     with Store(tmp_path / "empty.sqlite") as store:
-        findings = evaluate(store)
+        findings = evaluate(Frame.load(store))
     assert len(findings) == 8 and {f.verdict for f in findings} == {LACKS}
 
 

@@ -1,4 +1,4 @@
-"""`report --csv DIR`: every table as CSV (plain text of its cells), beside the raw trials."""
+"""`report --csv DIR`: every table as CSV (its header and rows, cell for cell), beside the raw trials."""
 
 from __future__ import annotations
 
@@ -6,40 +6,31 @@ import csv
 import re
 from pathlib import Path
 
-from rich.table import Table
-from rich.text import Text
-
+from browserdl.reports.frame import Frame
+from browserdl.reports.table import Table
 from browserdl.results import export
-from browserdl.results.store import Store
 
 
 def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower().split(":")[0]).strip("-")[:60] or "table"
 
 
-def _plain(cell: object) -> str:
-    text = cell if isinstance(cell, Text) else Text.from_markup(str(cell))
-    return text.plain.replace("\u200b", "")
-
-
 def write_table(table: Table, path: Path) -> None:
-    columns = table.columns
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow([_plain(c.header) for c in columns])
-        # rich keeps a column's cells in order; rows are the zip of the columns
-        for row in zip(*(c._cells for c in columns), strict=True):
-            writer.writerow([_plain(cell) for cell in row])
+        writer.writerow(table.headers)
+        writer.writerows(table.rows)
 
 
-def write_all(store: Store, tables: list[Table], folder: Path) -> list[Path]:
+def write_all(frame: Frame, tables: list[Table], folder: Path) -> list[Path]:
+    """trials.csv (every stored row, as `browserdl export`) and one file per table."""
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "trials.csv"]
-    with open(written[0], "w", newline="") as f:
-        export.write(store.rows(), f, "csv")
+    with open(written[0], "w", newline="", encoding="utf-8") as f:
+        export.write(frame.rows, f, "csv")
     seen: set[str] = set()
     for table in tables:
-        name = slug(str(table.title or "table"))
+        name = slug(table.title)
         while name in seen:
             name += "-2"
         seen.add(name)

@@ -16,20 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from browserdl.reports import training_tables
-from browserdl.reports.loading_tables import GPU_BACKENDS, ratios
-from browserdl.reports.stats import Summary, phase_summaries
-from browserdl.results.store import Store
+from browserdl.reports.frame import GPU_BACKENDS, Frame, Group, Phases, browser, cold
+from browserdl.reports.loading_tables import ratios
+from browserdl.reports.table import Table, columns
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.json")
 SUPPORTS, CONTRADICTS, LACKS = "supports", "contradicts", "lacks data"
 JSON_FORMATS = ("convnetjs", "brainjs", "synaptic", "mind")
 BINARY = "tfjs-layers"
-_DNN = re.compile(r"dnn-d(\d+)-w(\d+)")
 _OWN_MODELS = re.compile(r"(dnn|cnn|rnn)-.*")
-Groups = dict[tuple, dict[str, tuple[Summary, str]]]
+Groups = dict[Group, Phases]
 
 
 @dataclass
@@ -43,9 +40,9 @@ class Finding:
 
 @dataclass
 class _Data:
-    groups: Groups  # browser, cold cache: (model, format, runtime, backend, setting) -> phases
+    groups: Groups  # browser, cold cache, loopback -> phases
     sizes: dict[tuple[str, str], float]  # (model, format) -> raw bytes
-    renderers: dict[tuple, str]
+    frame: Frame
     ratios: list[dict[str, Any]]
     training: dict[tuple[str, str], dict[tuple[int, int], float]]  # DNN mean ms per batch
     training_cpu: dict[tuple[str, str], float]  # largest CPU window while training, %
@@ -55,37 +52,35 @@ def paper_findings() -> list[dict[str, Any]]:
     return json.loads(PAPER_NUMBERS.read_text())["table6_findings"]
 
 
-def _load(store: Store) -> _Data:
-    rows = list(store.rows())
-    groups = {g: p for g, p in phase_summaries(rows).items()
-              if g[2] != "native" and g[4] == "cache=cold"}
-    sizes = {(r["model"], r["format"]): r["value"] for r in rows
-             if r["setting"] == "sizes" and r["ok"] and r["phase"] == "size_raw"}
-    renderers = {(r["model"], r["format"], r["runtime"], r["backend"], r["setting"]):
-                 r["detail"]["renderer"] for r in rows if r["detail"].get("renderer")}
+def _load(frame: Frame) -> _Data:
+    groups = {g: p for g, p in frame.summaries.items() if browser(g) and cold(g)}
+    sizes = {key: size["size_raw"] for key, size in frame.sizes.items() if "size_raw" in size}
     training: dict[tuple[str, str], dict[tuple[int, int], float]] = defaultdict(dict)
     training_cpu: dict[tuple[str, str], float] = {}
-    for (model, runtime, backend), group in training_tables.trials(store).items():
-        if (m := _DNN.fullmatch(model)) and group["batch"]:
-            training[(runtime, backend)][(int(m[1]), int(m[2]))] = statistics.mean(group["batch"])
-        if group["cpu"]:
-            training_cpu[(runtime, backend)] = max(group["cpu"] + [training_cpu.get((runtime, backend), 0)])
-    return _Data(groups, sizes, renderers, ratios(store), dict(training), training_cpu)
+    for group, pooled in training_tables.trials(frame).items():
+        where = (group.runtime, group.backend)
+        info = frame.model(group.model)
+        if info.family == "dnn" and info.grid and pooled["batch"]:
+            training[where][info.grid] = statistics.mean(pooled["batch"])
+        if pooled["cpu"]:
+            training_cpu[where] = max(pooled["cpu"] + [training_cpu.get(where, 0)])
+    return _Data(groups, sizes, frame, ratios(frame), dict(training), training_cpu)
 
 
-def _med(phases: dict[str, tuple[Summary, str]], name: str) -> float | None:
+def _med(phases: Phases, name: str) -> float | None:
     return phases[name][0].median if name in phases else None
 
 
-def _software(data: _Data, group: tuple) -> bool:
-    return group[3] in GPU_BACKENDS and "swiftshader" in data.renderers.get(group, "swiftshader").lower()
+def _software(data: _Data, group: Group) -> bool:
+    return group.backend in GPU_BACKENDS and "swiftshader" in (
+        data.frame.renderers.get(group, "swiftshader").lower())
 
 
 def _f1_comparable(data: _Data) -> tuple[str, str]:
     best: dict[str, dict[str, float]] = defaultdict(dict)  # model -> runtime -> fastest inference
-    for (model, _, runtime, _, _), phases in data.groups.items():
+    for group, phases in data.groups.items():
         if (value := _med(phases, "inference")) is not None:
-            best[model][runtime] = min(value, best[model].get(runtime, value))
+            best[group.model][group.runtime] = min(value, best[group.model].get(group.runtime, value))
     spreads = {m: (max(r.values()) / min(r.values()), max(r, key=r.get), min(r, key=r.get))
                for m, r in best.items() if len(r) >= 2 and min(r.values()) > 0}
     if not spreads:
@@ -101,9 +96,10 @@ def _f1_comparable(data: _Data) -> tuple[str, str]:
 
 def _dnn_inference(data: _Data) -> dict[tuple[str, str], dict[tuple[int, int], float]]:
     out: dict[tuple[str, str], dict[tuple[int, int], float]] = defaultdict(dict)
-    for (model, _, runtime, backend, _), phases in data.groups.items():
-        if (m := _DNN.fullmatch(model)) and (value := _med(phases, "inference")):
-            out[(runtime, backend)][(int(m[1]), int(m[2]))] = value
+    for group, phases in data.groups.items():
+        info = data.frame.model(group.model)
+        if info.family == "dnn" and info.grid and (value := _med(phases, "inference")):
+            out[(group.runtime, group.backend)][info.grid] = value
     return out
 
 
@@ -171,9 +167,8 @@ def _gpu_ratios(data: _Data, hardware: bool) -> list[tuple[str, float]]:
     """tfjs inference ÷ native on the Keras applications, on GPU backends of the given kind."""
     out = []
     for r in data.ratios:
-        group = (r["model"], r["format"], r["runtime"], r["backend"], r["setting"])
         if (r["runtime"] == "tfjs" and r["backend"] in GPU_BACKENDS and "inference" in r
-                and not _OWN_MODELS.fullmatch(r["model"]) and _software(data, group) != hardware):
+                and not _OWN_MODELS.fullmatch(r["model"]) and _software(data, r["group"]) != hardware):
             out.append((f"{r['model']} {r['backend']}", r["inference"]))
     return out
 
@@ -212,10 +207,11 @@ def _f6_json(data: _Data) -> tuple[str, str]:
 def _load_vs_size(data: _Data) -> str:
     """Paper line 229: loading time of JSON models is about proportional to their size."""
     points: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for (model, fmt, _, _, _), phases in data.groups.items():
+    for group, phases in data.groups.items():
         parts = [_med(phases, p) for p in ("download", "parse", "build")]
-        if fmt in JSON_FORMATS and (model, fmt) in data.sizes and all(v is not None for v in parts):
-            points[fmt].append((data.sizes[(model, fmt)], sum(parts)))  # type: ignore[arg-type]
+        key = (group.model, group.format)
+        if group.format in JSON_FORMATS and key in data.sizes and all(v is not None for v in parts):
+            points[group.format].append((data.sizes[key], sum(parts)))  # type: ignore[arg-type]
     found = []
     for fmt, pts in sorted(points.items()):
         if len({s for s, _ in pts}) >= 3:
@@ -228,11 +224,12 @@ def _load_vs_size(data: _Data) -> str:
 
 def _f7_stack(data: _Data) -> tuple[str, str]:
     pairs = []
-    for (model, _, runtime, _, _), phases in data.groups.items():
-        if runtime == "convnetjs" and (c := _med(phases, "inference")):
-            for (m2, _, r2, b2, _), p2 in data.groups.items():
-                if m2 == model and (r2, b2) == ("tfjs", "cpu") and (t := _med(p2, "inference")):
-                    pairs.append(f"{model} {t / c:.1f}×")
+    for group, phases in data.groups.items():
+        if group.runtime == "convnetjs" and (c := _med(phases, "inference")):
+            for other, p2 in data.groups.items():
+                if (other.model == group.model and (other.runtime, other.backend) == ("tfjs", "cpu")
+                        and (t := _med(p2, "inference"))):
+                    pairs.append(f"{group.model} {t / c:.1f}×")
     proxy = ("; proxy, tfjs/cpu ÷ convnetjs inference: " + ", ".join(sorted(pairs))) if pairs else ""
     convnet, tfjs = data.training.get(("convnetjs", "cpu"), {}), data.training.get(("tfjs", "cpu"), {})
     if common := sorted(set(convnet) & set(tfjs)):
@@ -242,8 +239,8 @@ def _f7_stack(data: _Data) -> tuple[str, str]:
 
 
 def _f8_cpu(data: _Data) -> tuple[str, str]:
-    usage = {f"{g[0]} {g[2]}/{g[3]}": v for g, p in data.groups.items()
-             if g[3] not in GPU_BACKENDS and (v := _med(p, "cpu_inference")) is not None}
+    usage = {f"{g.model} {g.runtime}/{g.backend}": v for g, p in data.groups.items()
+             if g.backend not in GPU_BACKENDS and (v := _med(p, "cpu_inference")) is not None}
     if not usage:
         return LACKS, "needs the renderer's CPU time during inference (cpu_inference)"
     top = max(usage, key=usage.get)  # type: ignore[arg-type]
@@ -263,9 +260,9 @@ def _f8_cpu(data: _Data) -> tuple[str, str]:
                      f"Table 2 max 113.9 %, line 187).{trained} GPU memory limit: lacks data.")
 
 
-def evaluate(store: Store) -> list[Finding]:
-    """The 8 findings of the paper's Table 6, each with this store's verdict and evidence."""
-    data = _load(store)
+def evaluate(frame: Frame) -> list[Finding]:
+    """The 8 findings of the paper's Table 6, each with this frame's verdict and evidence."""
+    data = _load(frame)
     checks = {1: lambda: _f1_comparable(data), 2: lambda: _f2_width(data), 3: lambda: _f3_loading(data),
               4: lambda: _f45_gpu(data, 4), 5: lambda: _f45_gpu(data, 5), 6: lambda: _f6_json(data),
               7: lambda: _f7_stack(data), 8: lambda: _f8_cpu(data)}
@@ -276,17 +273,12 @@ def evaluate(store: Store) -> list[Finding]:
     return out
 
 
-_STYLE = {SUPPORTS: "green", CONTRADICTS: "red", LACKS: "yellow"}
-
-
 def findings_table(findings: list[Finding]) -> Table:
-    table = Table(title="The paper's findings (Table 6) against this run — GPU backends here are "
-                  "software GPU (SwiftShader), not graphics cards", title_justify="left", show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("finding (paper)", ratio=2)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("evidence", ratio=3)
+    table = Table("The paper's findings (Table 6) against this run", columns(
+        "#", "finding (paper)", "verdict", "evidence", right={"#"}), notes=[
+        "GPU backends here are software GPU (SwiftShader), not graphics cards; every verdict "
+        "states the numbers and the rule that decide it."])
     for f in findings:
-        table.add_row(str(f.number), f"[bold]{f.name}[/]: {f.statement}",
-                      f"[{_STYLE[f.verdict]}]{f.verdict}[/]", f.evidence)
+        table.add(str(f.number), f"{f.name}: {f.statement}", f.verdict, f.evidence)
+        table.end_section()
     return table

@@ -3,83 +3,77 @@
 from __future__ import annotations
 
 import json
-import re
 import statistics
-from collections import defaultdict
 from pathlib import Path
 
-from rich.table import Table
-
+from browserdl.reports.frame import Frame
+from browserdl.reports.table import Table, columns
 from browserdl.reports.tables import fmt_value
-from browserdl.results.store import Store
 
 BINARY_BASELINE = "tfjs-layers"  # the paper compares JSON encodings with TF.js's binary weights
-_DNN = re.compile(r"dnn-d(\d+)-w(\d+)")
 
 
 def _parity_cell(row: dict) -> str:
     status = row["status"]
     if status == "ok":
-        return f"[green]ok[/] {row['max_diff']:.1e}"
+        return f"ok {row['max_diff']:.1e}"
     if status == "n/a":
-        return f"[dim]n/a: {row['reason']}[/]"
+        return f"n/a: {row['reason']}"
     if status == "not installed":
-        return f"[yellow]runtime not installed[/] ({row['reason']})"
+        return f"runtime not installed ({row['reason']})"
     if status == "unverified":
-        return "[dim]not verified (--no-verify)[/]"
-    return f"[red]FAILED[/]: {row['reason']}"
+        return "not verified (--no-verify)"
+    return f"FAILED: {row['reason']}"
 
 
-def conversions_table(store: Store, models: list[str] | None = None) -> Table | None:
-    rows = [r for r in store.conversions() if models is None or r["model"] in models]
+def conversions_table(frame: Frame, models: list[str] | None = None) -> Table | None:
+    frame = Frame.of(frame)  # pipeline may still hand over a Store
+    rows = [r for r in frame.conversions if models is None or r["model"] in models]
     if not rows:
         return None
-    table = Table(title="Conversions: each file loaded by the framework's own library, outputs vs "
-                  "Keras on the fixed test batch (max |diff|)", title_justify="left")
-    for column, justify in (("model", "left"), ("format", "left"), ("runtime/backend", "left"),
-                            ("files", "right"), ("bytes", "right"), ("parity", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table = Table("Conversions and parity", columns(
+        "model", "format", "runtime/backend", "files", "bytes", "parity", right={"files", "bytes"}),
+        notes=["Each file loaded by the framework's own library; parity = the largest |difference| "
+               "from Keras's outputs on the fixed test batch."])
     previous = None
     for r in rows:
         if previous is not None and r["model"] != previous:
-            table.add_section()
+            table.end_section()
         previous = r["model"]
-        table.add_row(r["model"], r["format"], f"{r['runtime']}/{r['backend']}",
-                      "" if r["files"] is None else str(r["files"]),
-                      "" if r["bytes"] is None else f"{r['bytes']:,}", _parity_cell(r))
+        table.add(r["model"], r["format"], f"{r['runtime']}/{r['backend']}",
+                  "" if r["files"] is None else str(r["files"]),
+                  "" if r["bytes"] is None else f"{r['bytes']:,}", _parity_cell(r))
     return table
 
 
-def _sizes(store: Store) -> dict[tuple[str, str], dict[str, float]]:
-    """(model, format) -> {size_raw, size_gzip, size_brotli, files}."""
-    out: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for row in store.rows():
-        if row["setting"] == "sizes" and row["ok"] and row["phase"]:
-            out[(row["model"], row["format"])][row["phase"]] = row["value"]
-    return out
-
-
-def table3(store: Store) -> Table | None:
-    """The paper's Table 3, one row per format (14 formats don't fit as columns): model file
-    size in MB for each depth × width of the DNN grid present."""
-    sizes = _sizes(store)
-    grid = sorted({(int(m[1]), int(m[2]), model) for model, _ in sizes
-                   if (m := _DNN.fullmatch(model))})
+def table3(frame: Frame) -> Table | None:
+    """The paper's Table 3: model file size in MB per format (rows) and DNN depth (rows within),
+    one column per width present; the paper's own number beside ours where it has one."""
+    frame = Frame.of(frame)  # pipeline may still hand over a Store
+    sizes = frame.sizes
+    grid = {frame.model(m).grid: m for m, _ in sizes if frame.model(m).family == "dnn"}
     if not grid:
         return None
-    table = Table(title="Table 3: size of model files (MB = 10^6 bytes, every file a loader "
-                  "fetches), DNN depth × width", title_justify="left")
-    table.add_column("format")
-    for depth, width, _ in grid:
-        table.add_column(f"{depth}×{width}", justify="right")
+    depths = sorted({d for d, _ in grid})
+    widths = sorted({w for _, w in grid})
+    table = Table("Table 3 — size of model files, MB", columns(
+        "format", "depth", *(f"width {w}" for w in widths), right={"depth", *(f"width {w}" for w in widths)}),
+        notes=["MB = 10^6 bytes, every file a loader fetches, for each DNN depth × width measured; "
+               "(paper n) = the paper's Table 3 for the same model."])
     paper = _paper_table3()
     for fmt in sorted({f for _, f in sizes}):
-        cells = [f"{sizes[(model, fmt)]['size_raw'] / 1e6:.2f}" if (model, fmt) in sizes else "—"
-                 for _, _, model in grid]
-        table.add_row(fmt, *cells)
-        if any((fmt, d, w) in paper for d, w, _ in grid):  # the paper's own number beneath ours
-            table.add_row("[dim]  paper (Table 3)[/]", *[
-                f"[dim]{paper[(fmt, d, w)]:.1f}[/]" if (fmt, d, w) in paper else "" for d, w, _ in grid])
+        for depth in depths:
+            cells = []
+            for width in widths:
+                model = grid.get((depth, width))
+                ours = frame.size(model, fmt) if model else None
+                cell = "—" if ours is None else f"{ours / 1e6:.2f}"
+                if (fmt, depth, width) in paper:
+                    cell += f" (paper {paper[(fmt, depth, width)]:.1f})"
+                cells.append(cell)
+            if any(c != "—" for c in cells):
+                table.add(fmt, str(depth), *cells)
+        table.end_section()
     return table
 
 
@@ -90,18 +84,20 @@ def _paper_table3() -> dict[tuple[str, int, int], float]:
             for r in numbers["table3_file_sizes_mb"]["rows"]}
 
 
-def encoding_ratios(store: Store) -> Table | None:
+def encoding_ratios(frame: Frame) -> Table | None:
     """Each format's size relative to TF.js's binary, raw and compressed (median over models)."""
-    sizes = _sizes(store)
+    frame = Frame.of(frame)  # pipeline may still hand over a Store
+    sizes = frame.sizes
     models = {m for m, _ in sizes}
     base = {m: sizes[(m, BINARY_BASELINE)] for m in models if (m, BINARY_BASELINE) in sizes}
     if not base:
         return None
-    table = Table(title=f"Encodings: size ÷ {BINARY_BASELINE} binary (raw) — median over "
-                  f"{len(base)} models; the paper reports JSON ≈ 7×", title_justify="left")
-    for column in ("format", "models", "raw", "gzip", "brotli", "raw ÷ binary",
-                   "gzip ÷ binary", "brotli ÷ binary"):
-        table.add_column(column, justify="left" if column == "format" else "right")
+    table = Table(f"Encodings: size ÷ {BINARY_BASELINE} binary", columns(
+        "format", "models", "raw", "gzip", "brotli", "raw ÷ binary", "gzip ÷ binary",
+        "brotli ÷ binary", right={"models", "raw", "gzip", "brotli", "raw ÷ binary",
+                                  "gzip ÷ binary", "brotli ÷ binary"}),
+        notes=[f"Median over the {len(base)} models measured in both; ÷ binary = the size (raw, gzip, "
+               f"brotli) ÷ the raw size of {BINARY_BASELINE}. The paper reports JSON ≈ 7×."])
     for fmt in sorted({f for _, f in sizes}):
         pairs = [(sizes[(m, fmt)], base[m]) for m in base if (m, fmt) in sizes]
         if not pairs:
@@ -113,7 +109,7 @@ def encoding_ratios(store: Store) -> Table | None:
         def median_size(key: str, pairs: list = pairs) -> str:
             return fmt_value(statistics.median(s[key] for s, _ in pairs), "bytes")
 
-        table.add_row(fmt, str(len(pairs)), median_size("size_raw"), median_size("size_gzip"),
-                      median_size("size_brotli"), median_ratio("size_raw"),
-                      median_ratio("size_gzip"), median_ratio("size_brotli"))
+        table.add(fmt, str(len(pairs)), median_size("size_raw"), median_size("size_gzip"),
+                  median_size("size_brotli"), median_ratio("size_raw"),
+                  median_ratio("size_gzip"), median_ratio("size_brotli"))
     return table

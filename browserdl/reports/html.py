@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
+from browserdl.reports.frame import Frame, group_key
 from browserdl.reports.plots import Figure
-from browserdl.results.store import Store
+from browserdl.reports.table import Table, spans
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222;
@@ -33,10 +29,12 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 12.5px; }
 caption { text-align: left; font-weight: 600; padding: 0.3em 0; caption-side: top; }
 th, td { padding: 2px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
 th { background: #f3f3f3; text-align: left; }
-td.right { text-align: right; white-space: nowrap; } td.center { text-align: center; }
-td.nowrap { white-space: nowrap; }
+td.right { text-align: right; white-space: nowrap; }
 tr.section-end td { border-bottom: 2px solid #bbb; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x:auto; max-width: 100%; margin-bottom: 1.5em; }
+.scroll table { margin-bottom: 0.3em; }
+.table-note { color: #555; font-size: 12.5px; margin: 0.1em 0; max-width: 70em; }
+.dim { opacity: 0.6; } .warn { color: #b07800; } .good { color: #1a7f37; } .bad { color: #c62828; }
 figure { margin: 1em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #444; font-size: 13px; max-width: 60em; }
 .note { background: #fff6dd; border-left: 4px solid #e0b000; padding: 0.4em 0.8em; }
@@ -81,74 +79,51 @@ def _anchor(title: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")[:60]
 
 
-# --- rich tables as real <table> elements ------------------------------------------------------
+# --- tables: the same data the terminal and the CSV files show ---------------------------------
 
-_CONSOLE = Console(file=io.StringIO(), color_system="truecolor", width=10_000)
-
-
-def _styled(cell: Any) -> str:
-    """A rich cell (markup string or Text) as escaped HTML with its colours, bold and dim kept."""
-    if isinstance(cell, str):
-        cell = Text.from_markup(cell)
-    if not isinstance(cell, Text):
-        return _e(cell)
-    parts = []
-    for segment in cell.render(_CONSOLE):
-        style, css = segment.style, []
-        if style is not None:
-            if style.color is not None and not style.color.is_default:
-                css.append(f"color:{style.color.get_truecolor().hex}")
-            if style.bold:
-                css.append("font-weight:bold")
-            if style.dim:
-                css.append("opacity:0.6")
-            if style.italic:
-                css.append("font-style:italic")
-        text = _e(segment.text)
-        parts.append(f'<span style="{";".join(css)}">{text}</span>' if css else text)
-    return "".join(parts)
+_CLASS = {"dim": "dim", "warn": "warn", "good": "good", "bad": "bad"}
 
 
-def _plain(value: Any) -> str:
-    if isinstance(value, str):
-        return Text.from_markup(value).plain
-    return value.plain if isinstance(value, Text) else str(value or "")
+def _cell(cell: str) -> str:
+    """A plain cell as escaped HTML, its emphasised stretches (table.STYLES) in spans."""
+    marks = sorted(spans(cell))
+    out, at = [], 0
+    for start, end, style in marks:
+        if start < at:  # overlapping patterns: the first one wins
+            continue
+        out.append(_e(cell[at:start]))
+        out.append(f'<span class="{_CLASS[style]}">{_e(cell[start:end])}</span>')
+        at = end
+    out.append(_e(cell[at:]))
+    return "".join(out)
 
 
 def table_html(table: Table) -> str:
-    """A rich Table as an HTML <table>: title as caption, columns' justification kept."""
-    title = _plain(table.title) if table.title else ""
-    out = [f'<div class="scroll"><table id="table-{_anchor(title)}">']
-    if title:
-        out.append(f"<caption>{_e(title)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{_styled(c.header)}</th>" for c in table.columns)
-               + "</tr></thead><tbody>")
-    columns = [list(c.cells) for c in table.columns]
+    """A Table as an HTML <table> in its own box that scrolls sideways: title as caption, columns'
+    alignment kept, notes under it."""
+    out = [f'<div class="scroll" style="overflow-x:auto"><table id="table-{_anchor(table.title)}">',
+           f"<caption>{_e(table.title)}</caption>",
+           "<thead><tr>" + "".join(f"<th>{_e(c.name)}</th>" for c in table.columns)
+           + "</tr></thead><tbody>"]
     for i, row in enumerate(table.rows):
-        cls = ' class="section-end"' if row.end_section else ""
-        cells = []
-        for column, cells_of in zip(table.columns, columns, strict=True):
-            classes = [column.justify] if column.justify in ("right", "center") else []
-            classes += ["nowrap"] if column.no_wrap else []
-            align = f' class="{" ".join(classes)}"' if classes else ""
-            cells.append(f"<td{align}>{_styled(cells_of[i]) if i < len(cells_of) else ''}</td>")
-        out.append(f"<tr{cls}>{''.join(cells)}</tr>")
+        cls = ' class="section-end"' if i in table.sections else ""
+        cells = "".join(f'<td class="{c.align}">{_cell(v)}</td>' if c.align == "right"
+                        else f"<td>{_cell(v)}</td>" for c, v in zip(table.columns, row, strict=True))
+        out.append(f"<tr{cls}>{cells}</tr>")
     out.append("</tbody></table>")
-    if table.caption:
-        out.append(f"<p>{_e(_plain(table.caption))}</p>")
+    out += [f'<p class="table-note">{_e(note)}</p>' for note in table.notes]
     out.append("</div>")
     return "\n".join(out)
 
 
 # --- sections ----------------------------------------------------------------------------------
 
-def _summary(store: Store) -> str:
-    rows = list(store.rows())
+def _summary(frame: Frame) -> str:
+    rows = frame.rows
     if not rows:
         return ('<p class="empty">No data: the results store holds no trials. Run '
                 "<code>browserdl study --preset quick</code> (or train, convert and measure) first.</p>")
-    trials = {(r["model"], r["format"], r["runtime"], r["backend"], r["setting"], r["trial"]): r
-              for r in rows}
+    trials = {(group_key(r), r["trial"]): r for r in rows}
     failed = [r for r in trials.values() if not r["ok"]]
     combos = sorted({f"{r['runtime']}/{r['backend']}" for r in trials.values()})
     models = sorted({r["model"] for r in trials.values()})
@@ -159,7 +134,7 @@ def _summary(store: Store) -> str:
            f"<li>{len(models)} models: {_e(', '.join(models))}.</li>",
            f"<li>{len(combos)} runtime/backend pairs: {_e(', '.join(combos))}.</li>",
            f"<li>Phases measured: {_e(', '.join(phases))}.</li>",
-           f"<li>{len(store.conversions())} conversions recorded.</li>", "</ul>"]
+           f"<li>{len(frame.conversions)} conversions recorded.</li>", "</ul>"]
     if failed:
         errors = Counter((r["model"], f"{r['runtime']}/{r['backend']}", (r["error"] or "no message")
                           .splitlines()[0][:200]) for r in failed)
@@ -170,8 +145,8 @@ def _summary(store: Store) -> str:
     return "\n".join(out)
 
 
-def _environment(store: Store) -> str:
-    envs = list(store.environments().values())
+def _environment(frame: Frame) -> str:
+    envs = list(frame.environments.values())
     if not envs:
         return "<p>No environment recorded.</p>"
     values: dict[str, list[str]] = {}
@@ -200,14 +175,14 @@ def _figure_html(figure: Figure) -> str:
             "this page)</i></figcaption></figure>")
 
 
-def write_report(store: Store, out_dir: Path, figures: list[Figure], tables: list[Table],
+def write_report(frame: Frame, out_dir: Path, figures: list[Figure], tables: list[Table],
                  extra_sections: Sequence[tuple[str, str]] | Iterable[tuple[str, str]] = ()) -> Path:
-    """Write out_dir/index.html from the store, the rendered figures and tables; returns its path."""
+    """Write out_dir/index.html from the frame, the rendered figures and tables; returns its path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sections: list[tuple[str, str]] = [
-        ("Summary", _summary(store)),
-        ("Environment", _environment(store)),
+        ("Summary", _summary(frame)),
+        ("Environment", _environment(frame)),
         ("Method", _METHOD),
     ]
     if tables:
@@ -223,7 +198,7 @@ def write_report(store: Store, out_dir: Path, figures: list[Figure], tables: lis
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>browserdl report</title><style>{_CSS}</style></head><body>\n"
             f"<h1>browserdl report</h1><p class=\"sub\">Deep learning in the browser vs native "
-            f"TensorFlow — from {_e(store.path.name)}, written {_e(stamp)}</p>\n"
+            f"TensorFlow — from {_e(frame.name)}, written {_e(stamp)}</p>\n"
             f"<nav>{nav}</nav>\n{body}\n</body></html>\n")
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")

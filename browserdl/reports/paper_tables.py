@@ -1,92 +1,76 @@
-"""The paper's tables from this run's store: Table 1 (the frameworks), Figs. 2–4 as depth × width
-× runtime tables, Fig. 5 (the Keras applications)."""
+"""The paper's tables from this run's Frame: Table 1 (the frameworks), Figs. 2–4 as runtime ×
+depth × width tables, Fig. 5 (the Keras applications)."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-
-from rich.table import Table
 
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.models.zoo import APPLICATIONS
-from browserdl.reports.loading_tables import backend_label
-from browserdl.reports.stats import Summary, phase_summaries
-from browserdl.reports.tables import fmt_value
-from browserdl.reports.training_tables import TRAINING_SETTING
-from browserdl.results.store import Store
+from browserdl.reports.frame import Frame, backend_label, cold, kind, native
+from browserdl.reports.table import Table, columns
+from browserdl.reports.tables import fmt_number, fmt_value
 
-_DNN = re.compile(r"dnn-d(\d+)-w(\d+)")
+QUANTIZED = ("-f16", "-u8", "-8bit")  # formats shown as their own series beside float32
 # each figure: (title, browser phases summed, native phase)
 FIGURES = {
-    "fig2": ("Fig. 2 — model loading (download + parse + build; native: load model.h5)",
-             ("download", "parse", "build"), "load"),
-    "fig3": ("Fig. 3 — warm-up (first inference)", ("warmup",), "warmup"),
-    "fig4": ("Fig. 4 — inference, one sample (median of the steady-state runs)",
-             ("inference",), "inference"),
+    "fig2": ("Fig. 2 — model loading", ("download", "parse", "build"), "load"),
+    "fig3": ("Fig. 3 — warm-up", ("warmup",), "warmup"),
+    "fig4": ("Fig. 4 — inference of one sample", ("inference",), "inference"),
+}
+_GRID = "DNN depth × width: one row per runtime/backend and depth, one column per width; "
+NOTES = {
+    "fig2": _GRID + "download + parse + build of cold trials (the library apart); native = "
+            "loading model.h5 in TensorFlow.",
+    "fig3": _GRID + "the first inference after loading, cold trials.",
+    "fig4": _GRID + "the median of every steady-state run after warm-up.",
 }
 
 
-def _timing_groups(store: Store) -> dict[tuple, dict[str, tuple[Summary, str]]]:
-    return {g: s for g, s in phase_summaries(store.rows()).items()
-            if g[4] == "cache=cold" or g[4].startswith("call=")}
-
-
-def _renderer_of(store: Store) -> dict[tuple[str, str], str]:
-    out = {}
-    for row in store.rows():
-        if row["detail"].get("renderer"):
-            out[(row["runtime"], row["backend"])] = row["detail"]["renderer"]
-    return out
-
-
-def table1(store: Store) -> Table | None:
+def table1(frame: Frame) -> Table | None:
     """Per runtime: library version and bytes, backends that worked, formats, training, parity."""
-    envs = store.environments()
     library: dict[str, str] = {}
     library_bytes: dict[str, float] = {}
     worked: dict[str, set[str]] = defaultdict(set)
     tried: dict[str, set[str]] = defaultdict(set)
     trained: dict[str, set[str]] = defaultdict(set)
-    for row in store.rows():
-        if row["setting"].startswith(TRAINING_SETTING) and row["ok"]:
+    for row in frame.rows:
+        if kind(row) == "train" and row["ok"]:
             trained[row["runtime"]].add(row["backend"])
-        if not row["setting"].startswith(("cache=", "call=")):
+        if kind(row) != "load":
             continue
         runtime = row["runtime"]
         tried[runtime].add(row["backend"])
         if row["ok"]:
             worked[runtime].add(row["backend"])
-        env = envs.get(row["env_id"], {})
+        env = frame.environments.get(row["env_id"], {})
         library[runtime] = env.get("runtime_library") or (
             " ".join(f"{k} {env[k]}" for k in ("tensorflow", "onnxruntime") if k in env)
-            if RUNTIMES[runtime].native else "")
+            if native(runtime) else "")
         if row["detail"].get("library_bytes"):
             library_bytes[runtime] = row["detail"]["library_bytes"]
     formats: dict[str, list[str]] = defaultdict(list)
     parity: dict[str, list[str]] = defaultdict(list)
-    for c in store.conversions():
+    for c in frame.conversions:
         if c["status"] != "n/a" and c["format"] not in formats[c["runtime"]]:
             formats[c["runtime"]].append(c["format"])
         parity[c["runtime"]].append(c["status"])
     runtimes = sorted(set(tried) | set(formats))
     if not runtimes:
         return None
-    renderers = _renderer_of(store)
-    table = Table(title="Table 1 — the frameworks as found here", title_justify="left")
-    for column in ("runtime", "library", "library bytes", "backends that worked", "formats",
-                   "training", "parity (ok / checked)"):
-        table.add_column(column)
+    renderers = {(g.runtime, g.backend): text for g, text in frame.renderers.items()}
+    table = Table("Table 1 — the frameworks as found here", columns(
+        "runtime", "library", "library bytes", "backends that worked", "formats", "training",
+        "parity (ok / checked)", right={"library bytes"}))
     for runtime in runtimes:
         ok = sorted(backend_label(b, renderers.get((runtime, b), "")) for b in worked[runtime])
         failed = sorted(tried[runtime] - worked[runtime])
-        backends = ", ".join(ok) + (f" [red](failed: {', '.join(failed)})[/]" if failed else "")
+        backends = ", ".join(ok) + (f" (failed: {', '.join(failed)})" if failed else "")
         checked = [s for s in parity[runtime] if s != "n/a"]
-        table.add_row(runtime, library.get(runtime, ""),
-                      fmt_value(library_bytes[runtime], "bytes") if runtime in library_bytes else "—",
-                      backends or "—", ", ".join(formats[runtime]) or "—",
-                      _training(runtime, trained),
-                      f"{checked.count('ok')} / {len(checked)}" if checked else "—")
+        table.add(runtime, library.get(runtime, ""),
+                  fmt_value(library_bytes[runtime], "bytes") if runtime in library_bytes else "—",
+                  backends or "—", ", ".join(formats[runtime]) or "—", _training(runtime, trained),
+                  f"{checked.count('ok')} / {len(checked)}" if checked else "—")
     return table
 
 
@@ -98,66 +82,68 @@ def _training(runtime: str, trained: dict[str, set[str]]) -> str:
     return "?" if known is None else "yes" if known.trains else "no (inference only)"
 
 
-def _series(store: Store, browser_phases: tuple[str, ...], native_phase: str,
-            models: list[str]) -> tuple[list[str], dict[tuple[str, str], float]]:
-    """Columns (runtime/backend, native first) and (model, column) → median ms."""
-    renderers = _renderer_of(store)
+def _series(frame: Frame, browser_phases: tuple[str, ...], native_phase: str,
+            models: set[str]) -> tuple[list[str], dict[tuple[str, str], float]]:
+    """Series (runtime/backend, native first) and (model, series) → median ms, over the cold
+    loopback trials."""
     values: dict[tuple[str, str], float] = {}
-    columns: list[str] = []
-    for (model, fmt, runtime, backend, _), phases in sorted(_timing_groups(store).items()):
-        if model not in models:
+    series: list[str] = []
+    for group, phases in sorted(frame.summaries.items()):
+        if group.model not in models or not cold(group):
             continue
-        if RUNTIMES[runtime].native:
-            column, wanted = runtime, (native_phase,)
+        if native(group.runtime):
+            label, wanted = group.runtime, (native_phase,)
         else:
-            column = f"{runtime}/{backend_label(backend, renderers.get((runtime, backend), ''))}"
-            if fmt.endswith(("-f16", "-u8", "-8bit")):
-                column += f" {fmt}"
+            label = frame.runtime_label(group, with_setting=False)
+            if group.format.endswith(QUANTIZED):
+                label += f" {group.format}"
             wanted = browser_phases
         if not all(p in phases for p in wanted):
             continue
-        values[(model, column)] = sum(phases[p][0].median for p in wanted)
-        if column not in columns:
-            columns.append(column)
-    columns.sort(key=lambda c: (c not in RUNTIMES or not RUNTIMES[c].native, c))
-    return columns, values
+        values[(group.model, label)] = sum(phases[p][0].median for p in wanted)
+        if label not in series:
+            series.append(label)
+    series.sort(key=lambda c: (not native(c), c))
+    return series, values
 
 
-def figure_table(store: Store, figure: str) -> Table | None:
-    """Figs. 2–4: DNN depth × width rows, runtime/backend columns, median ms."""
+def _ms(value: float | None) -> str:
+    return "—" if value is None else fmt_number(value)
+
+
+def figure_table(frame: Frame, figure: str) -> Table | None:
+    """Figs. 2–4: one row per runtime/backend and DNN depth, one column per width, median ms."""
     title, browser_phases, native_phase = FIGURES[figure]
-    models = sorted({r["model"] for r in store.rows() if _DNN.fullmatch(r["model"])},
-                    key=lambda m: tuple(int(x) for x in _DNN.fullmatch(m).groups()))
-    columns, values = _series(store, browser_phases, native_phase, models)
+    grid = {frame.model(m).grid: m for m in frame.model_ids("dnn")}
+    series, values = _series(frame, browser_phases, native_phase, set(grid.values()))
     if not values:
         return None
-    table = Table(title=f"{title}: median ms, DNN depth × width", title_justify="left")
-    table.add_column("depth", justify="right")
-    table.add_column("width", justify="right")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for model in models:
-        if not any((model, c) in values for c in columns):
-            continue
-        depth, width = _DNN.fullmatch(model).groups()
-        table.add_row(depth, width, *[f"{values[(model, c)]:.3g}" if (model, c) in values else "—"
-                                      for c in columns])
+    measured = {size for size, model in grid.items() if any((model, s) in values for s in series)}
+    widths = sorted({w for _, w in measured})
+    depths = sorted({d for d, _ in measured})
+    headers = [f"width {w}" for w in widths]
+    table = Table(f"{title}, median ms", columns("runtime/backend", "depth", *headers,
+                                                 right={"depth", *headers}), notes=[NOTES[figure]])
+    for label in series:
+        for depth in depths:
+            cells = [_ms(values.get((grid.get((depth, w), ""), label))) for w in widths]
+            if any(c != "—" for c in cells):
+                table.add(label, str(depth), *cells)
+        table.end_section()
     return table
 
 
-def fig5_table(store: Store) -> Table | None:
-    """Fig. 5: the Keras applications' single-sample inference per runtime, native beside."""
-    present = {r["model"] for r in store.rows()}
-    models = [m for m in APPLICATIONS if m in present]
-    columns, values = _series(store, ("inference",), "inference", models)
+def fig5_table(frame: Frame) -> Table | None:
+    """Fig. 5: the Keras applications' single-sample inference, one row per runtime/backend."""
+    models = [m for m in APPLICATIONS if m in {r["model"] for r in frame.rows}]
+    series, values = _series(frame, ("inference",), "inference", set(models))
     if not values:
         return None
-    table = Table(title="Fig. 5 — Keras applications, inference of one image: median ms",
-                  title_justify="left")
-    table.add_column("model")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for model in models:
-        table.add_row(model, *[f"{values[(model, c)]:.3g}" if (model, c) in values else "—"
-                               for c in columns])
+    models = [m for m in models if any((m, s) in values for s in series)]
+    table = Table("Fig. 5 — Keras applications, inference of one image, median ms",
+                  columns("runtime/backend", *models, right=set(models)), notes=[
+                      "Random weights (the timings don't depend on them); native = TensorFlow "
+                      "on model.h5, in a fresh process per trial."])
+    for label in series:
+        table.add(label, *(_ms(values.get((m, label))) for m in models))
     return table

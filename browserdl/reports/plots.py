@@ -1,4 +1,4 @@
-"""The paper's figures as matplotlib plots (PNG + SVG), read from the results store only.
+"""The paper's figures as matplotlib plots (PNG + SVG), read from the Frame only.
 
 Figs. 2–4 (loading, warm-up, inference) are grouped bars: models on the x axis, one bar per
 runtime/backend (native TensorFlow included), median height with p10–p90 whiskers over the
@@ -21,13 +21,21 @@ matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.models.zoo import APPLICATIONS  # names only: zoo imports TensorFlow lazily
 from browserdl.reports import network_tables
-from browserdl.reports.loading_tables import RATIO_PHASES, backend_label, loopback, ratios, setting_label
+from browserdl.reports.frame import (
+    RATIO_PHASES,
+    Frame,
+    Group,
+    backend_label,
+    group_key,
+    loopback,
+    native,
+    setting_label,
+)
+from browserdl.reports.loading_tables import ratios
 from browserdl.reports.tables import model_order
-from browserdl.reports.training_tables import TRAINING_SETTING, training_ratios
-from browserdl.results.store import Store
+from browserdl.reports.training_tables import training_ratios
 
 LOAD_PARTS = ("download", "parse", "build")  # as native `load`: the library (≈ TF import) apart
 NATIVE = "native"
@@ -45,55 +53,57 @@ class Figure:
     svg: Path
 
 
-# series key: (runtime, backend, setting); values per model: list of numbers
-Series = dict[tuple[str, str, str], dict[str, list[float]]]
+# series key: a group without its model and format (one bar colour per runtime, backend and
+# setting); values per model: list of numbers
+Series = dict[Any, dict[str, list[float]]]
+Trials = dict[tuple[str, Group], dict[int, dict[str, Any]]]
 
 
-def _collect(store: Store, keep: Callable[[str], bool] = loopback
-             ) -> tuple[dict[tuple, dict[int, dict[str, Any]]], dict[tuple, str]]:
-    """(model, runtime, backend, setting) -> trial -> phase -> row, for the settings `keep`
-    accepts; and each group's renderer."""
-    trials: dict[tuple, dict[int, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
-    renderers: dict[tuple, str] = {}
-    for row in store.rows():
-        if not row["ok"] or not row["phase"] or not keep(row["setting"]):
+def series_key(group: Group) -> Group:
+    return group._replace(model="", format="")
+
+
+def _collect(frame: Frame, keep: Callable[[Group], bool] = loopback) -> tuple[Trials, dict[Group, str]]:
+    """(model, series key) -> trial -> phase -> row, for the groups `keep` accepts; and each
+    series' renderer."""
+    trials: Trials = defaultdict(lambda: defaultdict(dict))
+    renderers: dict[Group, str] = {}
+    for row in frame.rows:
+        group = group_key(row)
+        if not row["ok"] or not row["phase"] or not keep(group):
             continue
-        key = (row["model"], row["runtime"], row["backend"], row["setting"])
-        trials[key][row["trial"]][row["phase"]] = row
+        key = series_key(group)
+        trials[(row["model"], key)][row["trial"]][row["phase"]] = row
         if row["detail"].get("renderer"):
-            renderers[key[1:]] = row["detail"]["renderer"]
+            renderers[key] = row["detail"]["renderer"]
     return trials, renderers
 
 
-def _series(trials: dict[tuple, dict[int, dict[str, Any]]], browser_parts: tuple[str, ...],
-            native_phase: str, pool: bool = False) -> Series:
-    """Values per (runtime, backend, setting) and model: one per trial (the sum of
-    `browser_parts`), or with `pool` every raw sample of every trial."""
+def _series(trials: Trials, browser_parts: tuple[str, ...], native_phase: str,
+            pool: bool = False) -> Series:
+    """Values per series key and model: one per trial (the sum of `browser_parts`), or with
+    `pool` every raw sample of every trial."""
     out: Series = defaultdict(lambda: defaultdict(list))
-    for (model, runtime, backend, setting), by_trial in trials.items():
-        parts = (native_phase,) if _native(runtime) else browser_parts
+    for (model, key), by_trial in trials.items():
+        parts = (native_phase,) if native(key.runtime) else browser_parts
         for phases in by_trial.values():
             if not all(p in phases for p in parts):
                 continue
             if pool and len(parts) == 1:
                 row = phases[parts[0]]
-                out[(runtime, backend, setting)][model] += row["samples"] or [row["value"]]
+                out[key][model] += row["samples"] or [row["value"]]
             else:
-                out[(runtime, backend, setting)][model].append(sum(phases[p]["value"] for p in parts))
+                out[key][model].append(sum(phases[p]["value"] for p in parts))
     return out
 
 
-def _label(key: tuple[str, str, str], renderers: dict[tuple, str]) -> str:
-    runtime, backend, setting = key
-    return f"{runtime}/{backend_label(backend, renderers.get(key, ''))}{setting_label(setting)}"
+def _label(key: Group, renderers: dict[Group, str]) -> str:
+    return f"{key.runtime}/{backend_label(key.backend, renderers.get(key, ''))}{setting_label(key)}"
 
 
-def _native(runtime: str) -> bool:
-    return runtime in RUNTIMES and RUNTIMES[runtime].native
-
-
-def _series_order(key: tuple[str, str, str]) -> tuple:
-    return (_native(key[0]), key)  # native last, beside the browser bars it is compared with
+def _series_order(key: Any) -> tuple:
+    # native last, beside the browser bars it is compared with
+    return (isinstance(key, Group) and native(key.runtime), key)
 
 
 def _save(fig: Any, out_dir: Path, name: str) -> tuple[Path, Path]:
@@ -105,7 +115,7 @@ def _save(fig: Any, out_dir: Path, name: str) -> tuple[Path, Path]:
     return png, svg
 
 
-def _grouped_bars(series: Series, models: list[str], renderers: dict[tuple, str], ylabel: str,
+def _grouped_bars(series: Series, models: list[str], renderers: dict[Group, str], ylabel: str,
                   title: str, log: bool = True, reference: float | None = None,
                   labels: dict[tuple, str] | None = None) -> Any:
     """Bars of the median, whiskers p10–p90; a missing (model, series) leaves a gap. `labels`
@@ -128,8 +138,8 @@ def _grouped_bars(series: Series, models: list[str], renderers: dict[tuple, str]
             lo.append(p50 - p10)
             hi.append(p90 - p50)
         color = colors[i % 20]
-        if _native(key[0]) and not labels:  # TensorFlow black, onnxruntime grey
-            color = "black" if key[0] == NATIVE else "0.45"
+        if not labels and native(key.runtime):  # TensorFlow black, onnxruntime grey
+            color = "black" if key.runtime == NATIVE else "0.45"
         ax.bar(xs, med, width=width, color=color, label=label, yerr=[lo, hi], capsize=2,
                error_kw={"elinewidth": 0.8, "ecolor": "0.3"},
                hatch="//" if "software GPU" in label else None, edgecolor="white", linewidth=0.3)
@@ -162,12 +172,12 @@ _SPREAD = (" Bars: median; whiskers: p10–p90; log scale. Hatched bars ran on S
            "renderer on the CPU (\"software GPU\"): not GPU numbers.")
 
 
-def render_all(store: Store, out_dir: Path) -> list[Figure]:
-    """Draw every figure the store has data for into out_dir (PNG and SVG); skip the rest."""
+def render_all(frame: Frame, out_dir: Path) -> list[Figure]:
+    """Draw every figure the frame has data for into out_dir (PNG and SVG); skip the rest."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures = _training_figures(store, out_dir)
-    trials, renderers = _collect(store)
+    figures = _training_figures(frame, out_dir)
+    trials, renderers = _collect(frame)
     for name, title, parts, native_phase, pool, caption in PHASE_FIGURES:
         series = _series(trials, parts, native_phase, pool)
         present = {m for by_model in series.values() for m, v in by_model.items() if v}
@@ -183,15 +193,15 @@ def render_all(store: Store, out_dir: Path) -> list[Figure]:
                 figures.append(Figure("fig5-applications", title5, "Inference of the Keras applications "
                                       "(random weights) per runtime beside native TensorFlow." + _SPREAD,
                                       *_save(fig, out_dir, "fig5-applications")))
-    ratio_figure = _ratio_figure(store, renderers, out_dir)
+    ratio_figure = _ratio_figure(frame, renderers, out_dir)
     if ratio_figure is not None:
         figures.append(ratio_figure)
-    return figures + _ttfp_figures(store, out_dir)
+    return figures + _ttfp_figures(frame, out_dir)
 
 
-def _ttfp_figures(store: Store, out_dir: Path) -> list[Figure]:
+def _ttfp_figures(frame: Frame, out_dir: Path) -> list[Figure]:
     """Time to first prediction per network profile, one bar per encoding (± compression)."""
-    data = network_tables.ttfp(store)
+    data = network_tables.ttfp(frame)
     figures = []
     for model in network_tables.ttfp_models(data):
         series: Series = defaultdict(lambda: defaultdict(list))
@@ -214,9 +224,9 @@ def _ttfp_figures(store: Store, out_dir: Path) -> list[Figure]:
     return figures
 
 
-def _training_figures(store: Store, out_dir: Path) -> list[Figure]:
+def _training_figures(frame: Frame, out_dir: Path) -> list[Figure]:
     """Fig. 1: mean time per training batch of 64, native TensorFlow beside each library."""
-    trials, renderers = _collect(store, lambda setting: setting.startswith(TRAINING_SETTING))
+    trials, renderers = _collect(frame, lambda group: group.kind == "train")
     series = _series(trials, ("train_batch",), "train_batch", pool=True)
     models = sorted({m for by_model in series.values() for m, v in by_model.items() if v},
                     key=model_order)
@@ -229,16 +239,17 @@ def _training_figures(store: Store, out_dir: Path) -> list[Figure]:
     return [Figure(name, title, caption, *_save(fig, out_dir, name))]
 
 
-def _ratio_figure(store: Store, renderers: dict[tuple, str], out_dir: Path) -> Figure | None:
+def _ratio_figure(frame: Frame, renderers: dict[Group, str], out_dir: Path) -> Figure | None:
     """Browser ÷ native median per phase; bars over the models: median, whiskers p10–p90."""
     series: Series = defaultdict(lambda: defaultdict(list))
-    for row in ratios(store):
-        key = (row["runtime"], row["backend"], row["setting"])
+    for row in ratios(frame):
+        key = series_key(row["group"])
         for label, _, _ in RATIO_PHASES:
             if label in row:
                 series[key][label].append(row[label])
-    for row in training_ratios(store):  # the same bar colour as the runtime's cold loading trials
-        series[(row["runtime"], row["backend"], "cache=cold")]["training"].append(row["ratio"])
+    for row in training_ratios(frame):  # the same bar colour as the runtime's cold loading trials
+        key = Group("", "", row["runtime"], row["backend"], "load", (("cache", "cold"),))
+        series[key]["training"].append(row["ratio"])
     labels = [label for label, _, _ in RATIO_PHASES] + ["training"]
     phases = [label for label in labels if any(label in s for s in series.values())]
     if not phases:

@@ -1,10 +1,9 @@
-"""Everything `browserdl report` shows, assembled from the store alone: tables, plots, HTML."""
+"""Everything `browserdl report` shows, assembled from one Frame (the store read once): tables,
+plots, HTML, CSV."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from rich.table import Table
 
 from browserdl.reports import (
     findings,
@@ -16,60 +15,70 @@ from browserdl.reports import (
     training_tables,
     tree,
 )
-from browserdl.results.store import Store
+from browserdl.reports.frame import Frame, Source
+from browserdl.reports.table import Table
 
 
-def all_tables(store: Store) -> list[Table]:
+def _with_rows(candidates: list[Table | None]) -> list[Table]:
+    return [t for t in candidates if t is not None and t.rows]
+
+
+def all_tables(frame: Frame | Source) -> list[Table]:
     """Every table with data, in reading order."""
-    candidates = [
-        tables.models_table(store), paper_tables.table1(store),
-        format_tables.conversions_table(store), format_tables.table3(store),
-        format_tables.encoding_ratios(store), tables.native_table(store),
-        loading_tables.browser_table(store),
-        *(paper_tables.figure_table(store, f) for f in paper_tables.FIGURES),
-        paper_tables.fig5_table(store), loading_tables.ratio_table(store),
-        network_tables.ttfp_table(store), network_tables.accuracy_table(store),
-        *training_tables.all_training_tables(store),
-        tree.importance_table(tree.decision_trees(store)),
-        findings.findings_table(findings.evaluate(store)),
-        tables.failures_table(store),
-    ]
-    return [t for t in candidates if t is not None and t.row_count]
+    frame = Frame.of(frame)  # pipeline may still hand over a Store
+    return _with_rows([
+        tables.models_table(frame), paper_tables.table1(frame),
+        format_tables.conversions_table(frame), format_tables.table3(frame),
+        format_tables.encoding_ratios(frame), tables.native_table(frame),
+        loading_tables.browser_table(frame), loading_tables.browser_use_table(frame),
+        *(paper_tables.figure_table(frame, f) for f in paper_tables.FIGURES),
+        paper_tables.fig5_table(frame), loading_tables.ratio_table(frame),
+        network_tables.ttfp_table(frame), network_tables.accuracy_table(frame),
+        *training_tables.all_training_tables(frame),
+        tree.importance_table(tree.decision_trees(frame)),
+        findings.findings_table(findings.evaluate(frame)),
+        tables.failures_table(frame), tables.targets_table(frame),
+        tables.older_protocols_table(frame),
+    ])
 
 
-def training_summary(store: Store) -> list[Table]:
+def training_summary(frame: Frame | Source) -> list[Table]:
     """What `measure training` ends with: Fig. 1, the ratios, Table 2, the losses, n/a."""
-    return [t for t in training_tables.all_training_tables(store) if t is not None and t.row_count]
+    return _with_rows(training_tables.all_training_tables(Frame.of(frame)))
 
 
-def summary_tables(store: Store) -> list[Table]:
+def summary_tables(frame: Frame | Source) -> list[Table]:
     """What `study` ends with: the frameworks, sizes, inference and the browser/native ratio."""
-    candidates = [paper_tables.table1(store), format_tables.table3(store),
-                  format_tables.encoding_ratios(store), paper_tables.figure_table(store, "fig4"),
-                  loading_tables.ratio_table(store), training_tables.fig1_table(store),
-                  training_tables.training_ratio_table(store), training_tables.table2(store),
-                  network_tables.ttfp_table(store), network_tables.accuracy_table(store),
-                  findings.findings_table(findings.evaluate(store)), tables.failures_table(store)]
-    return [t for t in candidates if t is not None and t.row_count]
+    frame = Frame.of(frame)  # pipeline may still hand over a Store
+    return _with_rows([
+        paper_tables.table1(frame), format_tables.table3(frame), format_tables.encoding_ratios(frame),
+        paper_tables.figure_table(frame, "fig4"), loading_tables.ratio_table(frame),
+        training_tables.fig1_table(frame), training_tables.training_ratio_table(frame),
+        training_tables.table2(frame), network_tables.ttfp_table(frame),
+        network_tables.accuracy_table(frame), findings.findings_table(findings.evaluate(frame)),
+        tables.failures_table(frame), tables.targets_table(frame),
+        tables.older_protocols_table(frame)])
 
 
-def write_csv(store: Store, folder: Path) -> list[Path]:
+def write_csv(frame: Frame | Source, folder: Path, tables_: list[Table] | None = None) -> list[Path]:
+    """trials.csv and one CSV per table (`tables_`, by default every table) into `folder`."""
     from browserdl.reports.csv_tables import write_all
 
-    return write_all(store, all_tables(store), folder)
+    frame = Frame.of(frame)  # pipeline may still hand over a Store
+    return write_all(frame, all_tables(frame) if tables_ is None else tables_, folder)
 
 
-def write_html(store: Store, out_dir: Path) -> Path:
+def write_html(frame: Frame | Source, out_dir: Path) -> Path:
     """workspace/report/index.html: tables, plots (PNG + SVG beside it), decision trees and
     findings, one self-contained file."""
     from html import escape
 
     from browserdl.reports import html, plots
 
-    figures = plots.render_all(store, out_dir / "figures")
-    trees = tree.decision_trees(store)
+    frame = Frame.of(frame)  # pipeline may still hand over a Store
+    figures = plots.render_all(frame, out_dir / "figures")
     tree_sections = []
-    for result in trees:
+    for result in tree.decision_trees(frame):
         drawn = tree.tree_figure(result, out_dir / "figures")
         if drawn is not None:
             png, svg = drawn
@@ -80,4 +89,4 @@ def write_html(store: Store, out_dir: Path) -> Path:
         body = result.text if result.enough else result.message
         tree_sections.append(f"<h3>{escape(result.network.upper())}</h3><pre>{escape(body)}</pre>")
     extra = [("Decision trees (Fig. 6)", "\n".join(tree_sections))]
-    return html.write_report(store, out_dir, figures, all_tables(store), extra)
+    return html.write_report(frame, out_dir, figures, all_tables(frame), extra)

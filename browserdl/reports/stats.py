@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,19 +33,19 @@ def summarize(values: Iterable[float]) -> Summary:
     return Summary(float(median), float(p10), float(p90), cv, len(arr))
 
 
-def phase_summaries(rows: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, tuple[Summary, str]]]:
-    """Per (model, format, runtime, backend, setting): phase -> (summary, unit), over ok trials.
+def phase_summaries(rows: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable]
+                    ) -> dict[Any, dict[str, tuple[Summary, str]]]:
+    """Per group (`key` of a row, e.g. frame.group_key): phase -> (summary, unit), over ok trials.
 
     A phase with raw samples (steady-state inference) pools every run of every trial;
     the others summarize one value per trial.
     """
-    values: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    values: dict[Any, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     units: dict[str, str] = {}
     for row in rows:
         if not row["ok"] or not row["phase"]:
             continue
-        group = (row["model"], row["format"], row["runtime"], row["backend"], row["setting"])
-        values[group][row["phase"]] += row["samples"] or [row["value"]]
+        values[key(row)][row["phase"]] += row["samples"] or [row["value"]]
         units[row["phase"]] = row["unit"]
     return {
         group: {phase: (summarize(v), units[phase]) for phase, v in phases.items()}

@@ -1,20 +1,18 @@
-"""Rich tables read from the results store only (never from a runner)."""
+"""Tables of the models, native timings and failures, read from the Frame only (never from a
+runner); and the number formats every table shares."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from rich.table import Table
-
-from browserdl.loaders.runtimes import RUNTIMES
-from browserdl.reports.stats import Summary, phase_summaries
-from browserdl.results.store import Store
+from browserdl.reports.frame import Frame, group_key, native
+from browserdl.reports.stats import Summary
+from browserdl.reports.table import Table, columns
 
 # (phase, column, show p10–p90)
 NATIVE_PHASES = [("tf_import", "import", False), ("load", "load", True),
                  ("warmup", "warm-up", True), ("inference", "inference", True),
-                 ("batch_inference", "batch inference", True), ("peak_rss", "peak RSS", False)]
+                 ("batch_inference", "batch", True), ("peak_rss", "peak RSS", False)]
 CALLS = {"direct": "model(x, training=False)", "predict": "model.predict(x)",
          "run": "InferenceSession.run"}
 
@@ -41,36 +39,37 @@ def _scale(value: float, unit: str) -> tuple[float, str]:
     return 1, unit
 
 
-def _num(value: float) -> str:
+def fmt_number(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def fmt_value(value: float, unit: str) -> str:
     divisor, suffix = _scale(value, unit)
-    return f"{_num(value / divisor)} {suffix}"
+    return f"{fmt_number(value / divisor)} {suffix}"
 
 
 def fmt_summary(summary: Summary, unit: str, spread: bool = True) -> str:
     """`median unit (p10–p90)`, the spread in the median's unit; `!` marks CV > 10 %."""
     divisor, suffix = _scale(summary.median, unit)
-    text = f"{_num(summary.median / divisor)} {suffix}"
+    text = f"{fmt_number(summary.median / divisor)} {suffix}"
     if spread and summary.n > 1:
-        text += f" [dim]({_num(summary.p10 / divisor)}–{_num(summary.p90 / divisor)})[/]"
+        text += f" ({fmt_number(summary.p10 / divisor)}–{fmt_number(summary.p90 / divisor)})"
     if summary.unstable:
-        text += " [yellow]![/]"
+        text += " !"
     return text
 
 
-def models_table(store: Store, ids: list[str] | None = None) -> Table:
-    table = Table(title="Reference models", title_justify="left")
-    for column in ("model", "architecture", "trainable params", "FLOPs / sample",
-                   "test accuracy", "trained on"):
-        table.add_column(column, justify="right" if column[0] in "tF" else "left")
-    for meta in store.models():
+def models_table(frame: Frame, ids: list[str] | None = None) -> Table:
+    frame = Frame.of(frame)  # pipeline may still hand over a Store
+    table = Table("Reference models", columns("model", "architecture", "trainable params",
+                                              "FLOPs / sample", "test accuracy", "trained on",
+                                              right={"trainable params", "FLOPs / sample",
+                                                     "test accuracy"}))
+    for meta in frame.models:
         if ids is not None and meta["id"] not in ids:
             continue
         accuracy = meta.get("test_accuracy")
-        table.add_row(
+        table.add(
             meta["id"], meta["description"], f"{meta['trainable_params']:,}",
             f"{meta['flops'] / 1e6:,.2f} M", "—" if accuracy is None else f"{accuracy:.4f}",
             meta.get("data_source", "").split(":")[0],
@@ -78,47 +77,89 @@ def models_table(store: Store, ids: list[str] | None = None) -> Table:
     return table
 
 
-def native_table(store: Store) -> Table | None:
+def native_table(frame: Frame) -> Table | None:
     """Native phase medians (p10–p90) per model; None when nothing native is stored."""
-    summaries = {g: s for g, s in phase_summaries(store.rows()).items()
-                 if g[2] in RUNTIMES and RUNTIMES[g[2]].native
-                 and g[4].startswith("call=")}  # not the file sizes
+    summaries = {g: s for g, s in frame.groups("load").items() if native(g.runtime)}
     if not summaries:
         return None
-    table = Table(
-        title="Native (CPU): TensorFlow on model.h5, onnxruntime (ort-native) on model.onnx; median "
-        "(p10–p90) over cold trials; inference = one sample, all steady-state runs pooled; ! = CV > "
-        "10 %; import = TensorFlow's or onnxruntime's; call: "
-        + "; ".join(f"{k} = {v}" for k, v in CALLS.items()), title_justify="left")
-    table.add_column("model", no_wrap=True)
-    table.add_column("runtime", no_wrap=True)
-    table.add_column("call", no_wrap=True)
-    table.add_column("trials", justify="right", no_wrap=True, min_width=6)
-    for _, label, _ in NATIVE_PHASES:
-        table.add_column(label, justify="right", no_wrap=True)
-    for (model, _, runtime, _, setting), phases in sorted(summaries.items()):
-        fields = dict(p.split("=", 1) for p in setting.split(",") if "=" in p)
-        call = f"{fields.get('call', '?')}, b{fields.get('batch', '?')}"
+    table = Table("Native (CPU): phase medians over cold trials", columns(
+        "model", "runtime, call", "trials", *(label for _, label, _ in NATIVE_PHASES),
+        right={"trials", *(label for _, label, _ in NATIVE_PHASES)}), notes=[
+        "TensorFlow on model.h5, onnxruntime (ort-native) on model.onnx; median (p10–p90) over "
+        "cold trials, each a fresh process; inference = one sample, all steady-state runs pooled; "
+        "! = CV > 10 %.",
+        "import = TensorFlow's or onnxruntime's; batch = 32 inputs unless b says otherwise; call: "
+        + "; ".join(f"{k} = {v}" for k, v in CALLS.items()) + "; b = the batch size."])
+    for group, phases in sorted(summaries.items()):
+        call = f"{group.runtime} {group.get('call', '?')} b{group.get('batch', '?')}"
         trials = phases["load"][0].n if "load" in phases else 0
         if "library" in phases:  # onnxruntime's import
             phases = {**phases, "tf_import": phases["library"]}
         cells = [fmt_summary(*phases[name], spread=spread) if name in phases else "—"
                  for name, _, spread in NATIVE_PHASES]
-        table.add_row(model, runtime, call, str(trials), *cells)
+        table.add(group.model, call, str(trials), *cells)
     return table
 
 
-def failures_table(store: Store) -> Table | None:
-    failed: list[dict[str, Any]] = [r for r in store.rows()
-                                     if not r["ok"] and not r["detail"].get("not_applicable")]
+def failures_table(frame: Frame) -> Table | None:
     seen: dict[tuple, str] = {}
-    for r in failed:
-        seen[(r["model"], r["runtime"], r["backend"], r["setting"], r["trial"])] = r["error"] or ""
+    for r in frame.rows:
+        if not r["ok"] and not r["detail"].get("not_applicable"):
+            seen[(group_key(r), r["trial"])] = r["error"] or ""
     if not seen:
         return None
-    table = Table(title="Failed trials (a rerun tries them again)", title_justify="left")
-    for column in ("model", "runtime/backend", "setting", "trial", "reason"):
-        table.add_column(column)
-    for (model, runtime, backend, setting, trial), error in sorted(seen.items()):
-        table.add_row(model, f"{runtime}/{backend}", setting, str(trial), error)
+    table = Table("Failed trials (a rerun tries them again)",
+                  columns("model", "runtime/backend", "target", "setting", "trial", "reason",
+                          right={"trial"}))
+    for (group, trial), error in sorted(seen.items()):
+        table.add(group.model, f"{group.runtime}/{group.backend}", group.target,
+                  group.setting_text, str(trial), error)
+    return table
+
+
+# fingerprint field -> column (browser targets; natively: host and CPU)
+TARGET_FIELDS = [("engine", "engine"), ("version", "version"), ("endpoint", "endpoint"),
+                 ("hardware_concurrency", "cores"), ("timer_step_us", "timer µs"),
+                 ("renderer", "renderer"), ("host", "host"), ("cpu_model", "CPU")]
+
+
+def targets_table(frame: Frame) -> Table | None:
+    """Where the trials ran: each target's name and fingerprint."""
+    used = {r["target"] for r in frame.rows + frame.older}
+    shown = {name: info for name, info in frame.targets.items() if name in used}
+    if not shown:
+        return None
+    table = Table("Targets", columns("target", "trials", *(label for _, label in TARGET_FIELDS),
+                                     right={"trials", "cores", "timer µs"}),
+                  notes=["Every trial belongs to one target: a browser (name and fingerprint: "
+                         "engine, version, user agent, endpoint, cores it reports, timer step, "
+                         "WebGL renderer) or this machine natively (native: TensorFlow, "
+                         "onnxruntime, Node runs, file sizes). A sweep on one target never "
+                         "reuses another's trials."])
+    counts: dict[str, set] = {}
+    for r in frame.rows:
+        counts.setdefault(r["target"], set()).add((group_key(r), r["trial"]))
+    for name, info in sorted(shown.items()):
+        cells = [str(info.get(key) or "—") for key, _ in TARGET_FIELDS]
+        table.add(name, str(len(counts.get(name, ()))), *cells)
+    return table
+
+
+def older_protocols_table(frame: Frame) -> Table | None:
+    """Trials stored under a protocol older than their group's newest: kept, not shown."""
+    trials: dict[tuple, set] = {}
+    for r in frame.older:
+        group = group_key(r)
+        trials.setdefault((group.kind, f"{group.runtime}/{group.backend}", group.target,
+                           r["protocol"]), set()).add((group, r["trial"]))
+    if not trials:
+        return None
+    table = Table("Older protocols (stored, not shown)",
+                  columns("kind", "runtime/backend", "target", "protocol", "trials",
+                          right={"trials"}),
+                  notes=["These trials were measured by an older harness, adapter or worker "
+                         "(another protocol hash); the tables show only each group's newest "
+                         "protocol. `browserdl export` still has them."])
+    for (kind_, runtime, target, protocol), seen in sorted(trials.items()):
+        table.add(kind_, runtime, target, protocol, str(len(seen)))
     return table

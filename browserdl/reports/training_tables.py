@@ -13,51 +13,50 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
-from rich.table import Table
 
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
-from browserdl.reports.loading_tables import backend_label
+from browserdl.reports.frame import Frame, Group, group_key, kind
+from browserdl.reports.table import Table, columns
 from browserdl.reports.tables import model_order
-from browserdl.results.store import Store
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.json")
-TRAINING_SETTING = "train="
 NATIVE = "native"
 
 
-def trials(store: Store) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """(model, runtime, backend) -> pooled training data over the ok trials of the main setting
-    (the one most trials used: numbers from different learning rates or batch counts don't pool)."""
-    rows = [r for r in store.rows()
-            if r["ok"] and r["setting"].startswith(TRAINING_SETTING) and r["phase"]]
-    counts = Counter(r["setting"] for r in rows if r["phase"] == "train_batch")
+def trials(frame: Frame) -> dict[Group, dict[str, Any]]:
+    """Per training group (one model on one runtime/backend) -> pooled data over the ok trials of
+    the main setting (the one most trials used: numbers from different learning rates or batch
+    counts don't pool)."""
+    rows = [r for r in frame.rows if r["ok"] and r["phase"] and kind(r) == "train"]
+    counts = Counter(group_key(r).settings for r in rows if r["phase"] == "train_batch")
     if not counts:
         return {}
     main = counts.most_common(1)[0][0]
-    out: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(
+    others = [",".join(f"{k}={v}" for k, v in o) for o in sorted(set(counts) - {main})]
+    out: dict[Group, dict[str, Any]] = defaultdict(
         lambda: {"batch": [], "cpu": [], "before": [], "after": [], "trials": set(), "detail": {},
-                 "setting": main, "other_settings": sorted(set(counts) - {main})})
+                 "setting": ",".join(f"{k}={v}" for k, v in main), "other_settings": others})
     for row in rows:
-        if row["setting"] != main:
+        group = group_key(row)
+        if group.settings != main:
             continue
-        group = out[(row["model"], row["runtime"], row["backend"])]
-        group["trials"].add(row["trial"])
-        group["detail"] = row["detail"]
+        data = out[group]
+        data["trials"].add(row["trial"])
+        data["detail"] = row["detail"]
         values = row["samples"] or [row["value"]]
         if row["phase"] == "train_batch":
-            group["batch"] += values
+            data["batch"] += values
         elif row["phase"] == "cpu_train":
-            group["cpu"] += values
+            data["cpu"] += values
         elif row["phase"] == "loss_before":
-            group["before"].append(row["value"])
+            data["before"].append(row["value"])
         elif row["phase"] == "loss_after":
-            group["after"].append(row["value"])
+            data["after"].append(row["value"])
     return dict(out)
 
 
-def _label(runtime: str, backend: str, detail: dict[str, Any]) -> str:
-    return f"{runtime}/{backend_label(backend, detail.get('renderer', ''))}"
+def _label(frame: Frame, group: Group) -> str:
+    return frame.runtime_label(group, with_setting=False)
 
 
 def _cell(values: list[float]) -> str:
@@ -70,149 +69,149 @@ def _models_in_order(models: set[str]) -> list[str]:
     return sorted(models, key=model_order)
 
 
-def fig1_table(store: Store) -> Table | None:
-    """Mean ms per batch of 64 for each model × runtime/backend, native last."""
-    data = trials(store)
+def _series_order(label: str) -> tuple:
+    return (label.startswith(NATIVE), label)  # native last, beside the libraries it is compared with
+
+
+def fig1_table(frame: Frame) -> Table | None:
+    """Mean ms per batch of 64: one row per model and runtime/backend (native last), n/a where the
+    library can't train the model there."""
+    data = trials(frame)
     if not data:
         return None
-    columns = sorted({(r, b) for _, r, b in data}, key=lambda rb: (rb[0] == NATIVE, rb))
-    labels = {}
-    for (_, runtime, backend), group in data.items():
-        labels[(runtime, backend)] = _label(runtime, backend, group["detail"])
-    not_applicable = training_not_applicable(store)
+    labels = {g: _label(frame, g) for g in data}
+    series = {(g.runtime, g.backend): labels[g] for g in data}
+    not_applicable = training_not_applicable(frame)
     first = next(iter(data.values()))
-    setting = escape("[" + first["setting"] + "]")
-    others = (f" (also stored, not shown: {escape(', '.join(first['other_settings']))})"
+    others = (f" Also stored, not shown: {', '.join(first['other_settings'])}."
               if first["other_settings"] else "")
-    table = Table(title=f"Fig. 1 — training: mean ms per batch of 64 (p10–p90 over every timed "
-                  f"batch of every trial), plain SGD {setting}{others}; n/a = the library can't "
-                  "train the model there (reasons below)", title_justify="left")
-    table.add_column("model", no_wrap=True)
-    for key in columns:
-        table.add_column(labels[key], justify="right", no_wrap=True)
-    for model in _models_in_order({m for m, _, _ in data}):
-        cells = []
-        for runtime, backend in columns:
-            group = data.get((model, runtime, backend))
-            if group and group["batch"]:
-                cells.append(_cell(group["batch"]))
-            else:
-                cells.append("n/a" if (model, runtime, backend) in not_applicable else "—")
-        table.add_row(model, *cells)
+    table = Table("Fig. 1 — training, mean ms per batch of 64", columns(
+        "model", "runtime/backend", "mean (p10–p90)", "batches", "trials",
+        right={"mean (p10–p90)", "batches", "trials"}), notes=[
+        f"Plain SGD [{first['setting']}]; the mean over every timed batch of every trial, p10–p90 "
+        f"in brackets; n/a = the library can't train the model there (reasons in \"Training — not "
+        f"applicable\").{others}"])
+    by_model: dict[str, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
+    for group, pooled in data.items():
+        by_model[group.model][(group.runtime, group.backend)] = pooled
+    for model in _models_in_order(set(by_model)):
+        for key in sorted(series, key=lambda k: _series_order(series[k])):
+            pooled = by_model[model].get(key)
+            if pooled and pooled["batch"]:
+                table.add(model, series[key], _cell(pooled["batch"]), str(len(pooled["batch"])),
+                          str(len(pooled["trials"])))
+            elif (model, *key) in not_applicable:
+                table.add(model, series[key], "n/a", "", "")
+        table.end_section()
     return table
 
 
-def training_ratios(store: Store) -> list[dict[str, Any]]:
+def training_ratios(frame: Frame) -> list[dict[str, Any]]:
     """Browser ÷ native mean time per batch, per model and runtime/backend."""
-    data = trials(store)
+    data = trials(frame)
+    native = {g.model: d for g, d in data.items() if g.runtime == NATIVE}
     rows = []
-    for (model, runtime, backend), group in sorted(data.items()):
-        native = data.get((model, NATIVE, "cpu"))
-        if runtime == NATIVE or not native or not native["batch"] or not group["batch"]:
+    for group, pooled in sorted(data.items()):
+        reference = native.get(group.model)
+        if group.runtime == NATIVE or not reference or not reference["batch"] or not pooled["batch"]:
             continue
-        rows.append({"model": model, "runtime": runtime, "backend": backend,
-                     "label": _label(runtime, backend, group["detail"]),
-                     "ratio": float(np.mean(group["batch"]) / np.mean(native["batch"]))})
+        rows.append({"model": group.model, "runtime": group.runtime, "backend": group.backend,
+                     "group": group, "label": _label(frame, group),
+                     "ratio": float(np.mean(pooled["batch"]) / np.mean(reference["batch"]))})
     return rows
 
 
-def training_ratio_table(store: Store) -> Table | None:
-    rows = training_ratios(store)
+def training_ratio_table(frame: Frame) -> Table | None:
+    rows = training_ratios(frame)
     if not rows:
         return None
     labels = sorted({r["label"] for r in rows})
-    table = Table(title="Training: browser ÷ native TensorFlow, mean time per batch (the paper: "
-                  "TF.js on the CPU 33.9× slower than native on DNNs, line 345)", title_justify="left")
-    table.add_column("model", no_wrap=True)
-    for label in labels:
-        table.add_column(label, justify="right", no_wrap=True)
+    table = Table("Training — browser ÷ native TensorFlow, per batch",
+                  columns("model", *labels, right=set(labels)), notes=[
+                      "Mean time per batch in the browser ÷ natively. The paper: TF.js on the CPU "
+                      "33.9× slower than native on DNNs (line 345)."])
     by_model: dict[str, dict[str, float]] = defaultdict(dict)
     for r in rows:
         by_model[r["model"]][r["label"]] = r["ratio"]
     for model in _models_in_order(set(by_model)):
-        table.add_row(model, *(f"{by_model[model][c]:.2f}×" if c in by_model[model] else "—"
-                               for c in labels))
+        table.add(model, *(f"{by_model[model][c]:.2f}×" if c in by_model[model] else "—" for c in labels))
     return table
 
 
-def table2(store: Store) -> Table | None:
+def table2(frame: Frame) -> Table | None:
     """CPU utilisation during training per runtime/backend: max, min, mean over every window."""
-    data = trials(store)
+    data = trials(frame)
     if not data:
         return None
     pooled: dict[str, list[float]] = defaultdict(list)
-    for (_, runtime, backend), group in data.items():
-        pooled[_label(runtime, backend, group["detail"])] += group["cpu"]
-    table = Table(title="Table 2 — CPU utilisation during training, % of one core (renderer "
-                  "process in the browser, every thread of the process natively), over windows "
-                  "of ≥ 250 ms; the paper's numbers beneath", title_justify="left")
-    for column in ("runtime/backend", "max", "min", "average", "windows"):
-        table.add_column(column, justify="left" if column == "runtime/backend" else "right")
-    for label in sorted(pooled, key=lambda lab: (lab.startswith(NATIVE), lab)):
+    for group, values in data.items():
+        pooled[_label(frame, group)] += values["cpu"]
+    table = Table("Table 2 — CPU utilisation during training, % of one core", columns(
+        "runtime/backend", "max", "min", "average", "windows",
+        right={"max", "min", "average", "windows"}), notes=[
+        "The renderer process in the browser, every thread of the process natively, over windows "
+        "of ≥ 250 ms; the rows named paper: are the paper's own numbers."])
+    for label in sorted(pooled, key=_series_order):
         values = pooled[label]
         if values:
-            table.add_row(label, f"{max(values):.1f}", f"{min(values):.1f}",
-                          f"{np.mean(values):.1f}", str(len(values)))
-    table.add_section()
+            table.add(label, f"{max(values):.1f}", f"{min(values):.1f}", f"{np.mean(values):.1f}",
+                      str(len(values)))
+    table.end_section()
     paper = json.loads(PAPER_NUMBERS.read_text())["table2_cpu_utilisation_training_pct"]
     for row in paper["rows"]:
-        table.add_row(f"[dim]paper: {row['framework']}/{row['backend']}[/]", f"[dim]{row['max']}[/]",
-                      f"[dim]{row['min']}[/]", f"[dim]{row['average']}[/]", "")
+        table.add(f"paper: {row['framework']}/{row['backend']}", f"{row['max']}", f"{row['min']}",
+                  f"{row['average']}", "")
     return table
 
 
-def loss_table(store: Store) -> Table | None:
+def loss_table(frame: Frame) -> Table | None:
     """The probe's loss before and after the timed batches: a run that trains nothing shows."""
-    data = trials(store)
+    data = trials(frame)
     if not data:
         return None
-    table = Table(title="Training loss on the probe (the first 256 trained samples, all when fewer) "
-                  "before → after the batches, each library's own objective; how it applies a batch",
-                  title_justify="left")
-    for column in ("model", "runtime/backend", "objective", "before", "after", "updates"):
-        table.add_column(column, justify="right" if column in ("before", "after") else "left")
-    for (model, runtime, backend), group in sorted(data.items(), key=lambda kv: (
-            model_order(kv[0][0]), kv[0][1:])):
-        if not group["before"]:
+    table = Table("Training loss on the probe, before → after", columns(
+        "model", "runtime/backend", "objective", "before", "after", "updates",
+        right={"before", "after"}), notes=[
+        "The probe = the first 256 trained samples (all when fewer); each library's own objective; "
+        "updates = how it applies a batch; ↓ = the loss fell."])
+    for group, pooled in sorted(data.items(), key=lambda kv: (model_order(kv[0].model), kv[0])):
+        if not pooled["before"]:
             continue
-        before, after = float(np.median(group["before"])), float(np.median(group["after"]))
-        arrow = "[green]↓[/]" if after < before else "[red]↑[/]"
-        table.add_row(model, _label(runtime, backend, group["detail"]),
-                      escape(group["detail"].get("objective", "")), f"{before:.4g}",
-                      f"{after:.4g} {arrow}", escape(group["detail"].get("updates", "")))
+        before, after = float(np.median(pooled["before"])), float(np.median(pooled["after"]))
+        table.add(group.model, _label(frame, group), pooled["detail"].get("objective", ""),
+                  f"{before:.4g}", f"{after:.4g} {'↓' if after < before else '↑'}",
+                  pooled["detail"].get("updates", ""))
     return table
 
 
-def training_not_applicable(store: Store) -> dict[tuple[str, str, str], str]:
+def training_not_applicable(frame: Frame) -> dict[tuple[str, str, str], str]:
     """(model, runtime, backend) -> why that library can't train the model there: a format the
     library can't express (conversion n/a), or a trial the library refused (e.g. a kernel)."""
     formats = {r.trains: r for r in RUNTIMES.values() if r.trains}
     out: dict[tuple[str, str, str], str] = {}
-    for c in store.conversions():
+    for c in frame.conversions:
         if c["format"] in formats and c["status"] == "n/a":
             for backend in formats[c["format"]].backends:
                 out[(c["model"], formats[c["format"]].name, backend)] = c["reason"] or "n/a"
-    for row in store.rows():
-        if row["setting"].startswith(TRAINING_SETTING) and row["detail"].get("not_applicable"):
+    for row in frame.rows:
+        if kind(row) == "train" and row["detail"].get("not_applicable"):
             out[(row["model"], row["runtime"], row["backend"])] = row["error"] or "n/a"
     return out
 
 
-def not_applicable_table(store: Store) -> Table | None:
-    if not trials(store):
+def not_applicable_table(frame: Frame) -> Table | None:
+    if not trials(frame):
         return None
-    table = Table(title="Training: not applicable, and why", title_justify="left")
-    for column in ("model", "runtime/backend", "reason"):
-        table.add_column(column)
+    table = Table("Training — not applicable, and why", columns("model", "runtime/backend", "reason"))
     for runtime in RUNTIMES.values():
         if not runtime.trains:
-            table.add_row("every model", runtime.name, NO_TRAINING)
-    for (model, runtime, backend), reason in sorted(training_not_applicable(store).items(),
+            table.add("every model", runtime.name, NO_TRAINING)
+    for (model, runtime, backend), reason in sorted(training_not_applicable(frame).items(),
                                                     key=lambda kv: (model_order(kv[0][0]), kv[0][1:])):
-        table.add_row(model, f"{runtime}/{backend}", escape(reason))
+        table.add(model, f"{runtime}/{backend}", reason)
     return table
 
 
-def all_training_tables(store: Store) -> list[Table | None]:
-    return [fig1_table(store), training_ratio_table(store), table2(store), loss_table(store),
-            not_applicable_table(store)]
+def all_training_tables(frame: Frame) -> list[Table | None]:
+    return [fig1_table(frame), training_ratio_table(frame), table2(frame), loss_table(frame),
+            not_applicable_table(frame)]

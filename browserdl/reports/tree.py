@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
+from browserdl.reports.frame import Frame, cold
 from browserdl.reports.loading_tables import ratios
+from browserdl.reports.table import Table, columns
 from browserdl.reports.training_tables import training_ratios
-from browserdl.results.store import Store
 
 FACTORS = ("backend", "task", "depth", "width")
-NETWORKS = {"dnn": re.compile(r"dnn-d(\d+)-w(\d+)"), "cnn": re.compile(r"cnn-l(\d+)-w(\d+)"),
-            "rnn": re.compile(r"rnn-l(\d+)-w(\d+)")}
+NETWORKS = ("dnn", "cnn", "rnn")  # model families (frame.ModelInfo.family), one tree each
 # ratio column of `ratios()` -> task name; training (time per batch) comes from training_ratios()
 TASKS = {"warm-up": "warmup", "inference": "inference", "batch": "batch"}
 MIN_ROWS = 8
@@ -43,28 +41,26 @@ class TreeResult:
     feature_names: list[str] = field(default_factory=list)
 
 
-def tree_rows(store: Store, runtime: str = "tfjs") -> dict[str, list[dict[str, Any]]]:
+def tree_rows(frame: Frame, runtime: str = "tfjs") -> dict[str, list[dict[str, Any]]]:
     """Per network type: one row per (backend, task, depth, width) with its browser ÷ native ratio.
 
     Cold-cache trials only (a warm cache changes loading, not these phases)."""
     out: dict[str, list[dict[str, Any]]] = {net: [] for net in NETWORKS}
-    for row in ratios(store):
-        if row["runtime"] != runtime or row["setting"] != "cache=cold":
-            continue
-        for net, pattern in NETWORKS.items():
-            if m := pattern.fullmatch(row["model"]):
-                for column, task in TASKS.items():
-                    if row.get(column, 0) > 0:
-                        out[net].append({"backend": row["backend"], "task": task,
-                                         "depth": int(m[1]), "width": int(m[2]),
-                                         "ratio": row[column], "model": row["model"]})
-    for row in training_ratios(store):
-        if row["runtime"] != runtime or row["ratio"] <= 0:
-            continue
-        for net, pattern in NETWORKS.items():
-            if m := pattern.fullmatch(row["model"]):
-                out[net].append({"backend": row["backend"], "task": "training", "depth": int(m[1]),
-                                 "width": int(m[2]), "ratio": row["ratio"], "model": row["model"]})
+
+    def add(model: str, backend: str, task: str, ratio: float) -> None:
+        info = frame.model(model)
+        if info.family in out and info.grid:
+            out[info.family].append({"backend": backend, "task": task, "depth": info.grid[0],
+                                     "width": info.grid[1], "ratio": ratio, "model": model})
+
+    for row in ratios(frame):
+        if row["runtime"] == runtime and cold(row["group"]):
+            for column, task in TASKS.items():
+                if row.get(column, 0) > 0:
+                    add(row["model"], row["backend"], task, row[column])
+    for row in training_ratios(frame):
+        if row["runtime"] == runtime and row["ratio"] > 0:
+            add(row["model"], row["backend"], "training", row["ratio"])
     return out
 
 
@@ -120,9 +116,9 @@ def fit_tree(network: str, rows: list[dict[str, Any]]) -> TreeResult:
     return TreeResult(network, True, len(rows), text, importances, message, tree, names)
 
 
-def decision_trees(store: Store, runtime: str = "tfjs") -> list[TreeResult]:
+def decision_trees(frame: Frame, runtime: str = "tfjs") -> list[TreeResult]:
     """Fig. 6: one TreeResult per network type (dnn, cnn, rnn), fitted or "not enough data"."""
-    return [fit_tree(net, rows) for net, rows in tree_rows(store, runtime).items()]
+    return [fit_tree(net, rows) for net, rows in tree_rows(frame, runtime).items()]
 
 
 def tree_figure(result: TreeResult, out_dir: Path) -> tuple[Path, Path] | None:
@@ -155,18 +151,11 @@ def tree_figure(result: TreeResult, out_dir: Path) -> tuple[Path, Path] | None:
 
 def importance_table(results: list[TreeResult]) -> Table:
     """Each factor's importance per network type (0–1, summing to 1), or why there is no tree."""
-    table = Table(title="Fig. 6: what predicts log(browser ÷ native time) — decision-tree factor "
-                  "importance (GPU backends here are software GPU, SwiftShader)", title_justify="left")
-    table.add_column("network")
-    table.add_column("ratios", justify="right")
-    for factor in FACTORS:
-        table.add_column(factor, justify="right")
-    table.add_column("note")
+    table = Table("Fig. 6: what predicts log(browser ÷ native time)", columns(
+        "network", "ratios", *FACTORS, "note", right={"ratios", *FACTORS}), notes=[
+        "Decision-tree factor importance, 0–1, summing to 1 per network type; GPU backends here "
+        "are software GPU (SwiftShader)."])
     for r in results:
-        if r.enough:
-            cells = [f"{r.importances[f]:.2f}" for f in FACTORS]
-            table.add_row(r.network.upper(), str(r.n_rows), *cells, r.message)
-        else:
-            table.add_row(r.network.upper(), str(r.n_rows), *["—"] * len(FACTORS),
-                          f"[yellow]{r.message}[/]")
+        cells = [f"{r.importances[f]:.2f}" for f in FACTORS] if r.enough else ["—"] * len(FACTORS)
+        table.add(r.network.upper(), str(r.n_rows), *cells, r.message)
     return table

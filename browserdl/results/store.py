@@ -153,12 +153,13 @@ class Store:
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every stored trial-phase as a flat record; a trial without phases gives one record
         with an empty phase (a failure before anything was measured). `target` is the target's
-        name, made unique (name@fingerprint) when one name has several fingerprints."""
+        name, made unique (name@fingerprint) when one name has several fingerprints;
+        `trial_id` grows with every trial recorded."""
         labels = self.target_labels()
         self.db.row_factory = sqlite3.Row
         try:
             cursor = self.db.execute(
-                "SELECT t.model, t.format, t.runtime, t.backend, t.target_id, t.kind, "
+                "SELECT t.id AS trial_id, t.model, t.format, t.runtime, t.backend, t.target_id, t.kind, "
                 "t.settings, t.protocol, COALESCE(p.phase, '') AS phase, t.trial, p.value, p.unit, "
                 "t.ok, t.error, t.env_id, p.samples, t.wall_s, t.recorded, t.detail "
                 "FROM trials t LEFT JOIN phases p ON p.trial_id = t.id "
