@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.table import Table
 
+from browserdl.loaders.runtimes import json_formats
 from browserdl.reports import training_tables
 from browserdl.reports.loading_tables import GPU_BACKENDS, ratios
 from browserdl.reports.stats import Summary, phase_summaries
@@ -25,7 +26,7 @@ from browserdl.reports.store import Store
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.json")
 SUPPORTS, CONTRADICTS, LACKS = "supports", "contradicts", "lacks data"
-JSON_FORMATS = ("convnetjs", "brainjs", "synaptic", "mind")
+JSON_FORMATS = json_formats()  # convnetjs, brainjs, synaptic, mind (loaders/runtimes.py)
 BINARY = "tfjs-layers"
 _DNN = re.compile(r"dnn-d(\d+)-w(\d+)")
 _OWN_MODELS = re.compile(r"(dnn|cnn|rnn)-.*")
