@@ -135,3 +135,28 @@ def test_doctor_user_library_rows_are_the_runtimes_not_on_npm():
     assert [r.name for r in RUNTIMES.values() if r.needs_user_library] == ["mind"]
     assert RUNTIMES["mind"].missing_library({}) == "mind is not on npm (--lib mind=PATH)"
     assert RUNTIMES["mind"].missing_library({"mind": "x.js"}) == ""
+
+
+ADAPTERS = sorted((JS_DIR / "adapters").glob("*.js"))
+
+
+@pytest.mark.parametrize("path", ADAPTERS, ids=lambda p: p.stem)
+def test_adapters_hold_no_backend_lists_loops_or_output_transforms(path):
+    text = re.sub(r"(^|\s)//.*", "", path.read_text())  # the code, without its comments
+    assert not re.search(r"\bbackends\s*:", text), "the runtime record lists the backends"
+    # common.js's browserdlPredict loops over a batch and applies manifest.outputs
+    assert "manifest.outputs" not in text and "Math.exp" not in text and "signedPairs" not in text
+    faces = {face for face in ("predict", "predictOne") if re.search(rf"\n    (async )?{face}\(", text)}
+    assert len(faces) == 1, faces  # a batch face or a per-sample one, never both
+
+
+def test_per_sample_libraries_declare_predict_one():
+    one = {p.stem for p in ADAPTERS if re.search(r"\n    (async )?predictOne\(", p.read_text())}
+    assert one == {"convnetjs", "brainjs", "synaptic", "mind", "kerasjs", "webdnn"}
+    common = (JS_DIR / "common.js").read_text()
+    assert "target.browserdlPredict = " in common
+    for transform in ("raw", "softmax", "'signed-pairs'", "'signed-pairs-softmax'"):
+        assert transform in common
+    for runner in ("harness.js", "node_run.js"):  # the page and Node predict through it alone
+        text = (JS_DIR / runner).read_text()
+        assert "browserdlPredict(" in text and "adapter.predict(" not in text, runner
