@@ -17,7 +17,7 @@ from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.native import NativeOptions
 from browserdl.loaders.native_worker import CALLS
 from browserdl.loaders.network import NAMES as NETWORKS
-from browserdl.loaders.runtimes import RUNTIMES
+from browserdl.loaders.runtimes import RUNTIMES, encodings
 from browserdl.loaders.server import COMPRESSIONS
 from browserdl.loaders.sweep import SweepSummary
 from browserdl.loaders.training import (
@@ -314,8 +314,8 @@ STUDY_TRAINING = {"quick": (1, 10)}  # else: --trials, DEFAULT_BATCHES
 # encodings compared on one small DNN: (network profiles, compressions); quick: 1 trial each
 STUDY_NETWORK = {"quick": (["4g"], ["none", "br"]),
                  "paper": (["wifi", "4g", "3g"], ["none", "gzip", "br"])}
-ENCODINGS = ["convnetjs", "brainjs", "synaptic", "mind", "tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8",
-             "kerasjs", "webdnn-fallback", "webdnn-fallback-8bit", "onnx"]
+ENCODINGS_BACKENDS = ["cpu", "fallback", "wasm"]  # the backends the encodings are compared on
+ENCODINGS = encodings(ENCODINGS_BACKENDS)  # the formats of the runtimes in the study (runtimes.py)
 ENCODINGS_MODEL = "dnn-d1-w64"
 
 
@@ -367,7 +367,7 @@ def study(
             networks, encodings = STUDY_NETWORK.get(preset, STUDY_NETWORK["paper"])
             summary += pipeline.measure_browser(
                 ws, [ENCODINGS_MODEL], [r for r in RUNTIMES if not RUNTIMES[r].native],
-                ["cpu", "fallback", "wasm"],
+                ENCODINGS_BACKENDS,
                 ENCODINGS, 1 if preset == "quick" else trials,
                 [BrowserOptions(runs, "cold", 120, n, c) for n in networks for c in encodings], False,
                 libraries)

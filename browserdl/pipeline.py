@@ -125,7 +125,7 @@ def measure_native(ws: Workspace, models: list[str], trials: int, options: nativ
                    force: bool, runtime: str = "native") -> SweepSummary:
     """Cold native trials: TensorFlow on model.h5, or onnxruntime (`ort-native`) on the models
     converted to onnx."""
-    fmt = native.WORKERS[runtime].format
+    fmt = native.worker_format(runtime)
     ready = [m for m in models if fmt == "keras-h5" or (ws.formats / m / fmt / "manifest.json").is_file()]
     for model in sorted(set(models) - set(ready)):
         err_console.print(f"[dim]not timed: {model} {runtime}: no {fmt} file[/]", highlight=False)

@@ -14,6 +14,7 @@ from typing import Any
 
 from browserdl.converter import FORMATS
 from browserdl.loaders import protocol
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.targets import native_target
 from browserdl.results.records import Kind, Phase, Settings, TrialKey, TrialResult, settings
 from browserdl.workspace import Workspace
@@ -21,18 +22,10 @@ from browserdl.workspace import Workspace
 BACKEND = "cpu"
 
 
-@dataclass(frozen=True)
-class Worker:
-    format: str  # the format it loads
-    module: str  # run as `python -m MODULE MODEL --runs N --batch N [--call CALL]`
-    calls: bool = False  # takes --call (TensorFlow: model(x) or model.predict)
-
-
-# native runtime (loaders/runtimes.py) -> its worker
-WORKERS = {
-    "native": Worker("keras-h5", "browserdl.loaders.native_worker", calls=True),
-    "ort-native": Worker("onnx", "browserdl.loaders.ort_worker"),
-}
+def worker_format(runtime: str) -> str:
+    """The one format a native runtime's worker loads (its record in loaders/runtimes.py)."""
+    (fmt,) = RUNTIMES[runtime].formats
+    return fmt
 
 
 @dataclass
@@ -44,12 +37,12 @@ class NativeOptions:
 
 
 def settings_of(options: NativeOptions, runtime: str = "native") -> Settings:
-    call = options.call if WORKERS[runtime].calls else "run"
+    call = options.call if RUNTIMES[runtime].calls else "run"
     return settings(call=call, batch=options.batch)
 
 
 def keys(models: list[str], trials: int, options: NativeOptions, runtime: str = "native") -> list[TrialKey]:
-    return [TrialKey(m, WORKERS[runtime].format, runtime, BACKEND, Kind.LOAD,
+    return [TrialKey(m, worker_format(runtime), runtime, BACKEND, Kind.LOAD,
                      settings_of(options, runtime), t, native_target(),
                      protocol.for_trial(Kind.LOAD, runtime))
             for m in models for t in range(trials)]
@@ -64,14 +57,14 @@ def model_file(ws: Workspace, key: TrialKey) -> Path:
 
 def runner(ws: Workspace, options: NativeOptions):  # -> sweep.Runner
     def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
-        worker = WORKERS[key.runtime]
+        runtime = RUNTIMES[key.runtime]
         path = model_file(ws, key)
         if not path.is_file():
             return TrialResult(ok=False, error=f"{path} is missing: run `browserdl convert all-formats "
                                                 f"--models {key.model} --formats {key.format}`"), {}
-        command = [sys.executable, "-m", worker.module, str(path),
+        command = [sys.executable, "-m", runtime.worker, str(path),
                    "--runs", str(options.runs), "--batch", str(options.batch)]
-        if worker.calls:
+        if runtime.calls:
             command += ["--call", options.call]
         report, error, wall = run_worker(command, options.timeout_s)
         if report is None:

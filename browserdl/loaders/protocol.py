@@ -17,11 +17,8 @@ LOADERS = Path(__file__).parent
 PYTHON_SIDE = {Kind.LOAD: 1, Kind.TRAIN: 1, Kind.ACCURACY: 1, Kind.SIZE: 1}
 _PAGE = (PAGES_DIR / "harness.html", JS_DIR / "harness.js", JS_DIR / "common.js")
 _NODE = (JS_DIR / "node_run.js", JS_DIR / "common.js")
-_NATIVE = {
-    (Kind.LOAD, "native"): ("native_worker.py",),
-    (Kind.LOAD, "ort-native"): ("ort_worker.py", "native_worker.py"),
-    (Kind.TRAIN, "native"): ("native_train_worker.py", "native_worker.py"),
-}
+_SHARED_WORKER = LOADERS / "native_worker.py"  # every worker's timing protocol (Phases, emit)
+_TRAIN_WORKER = LOADERS / "native_train_worker.py"
 
 
 def for_trial(kind: Kind, runtime: str, libraries: Mapping[str, Path] | None = None,
@@ -30,10 +27,12 @@ def for_trial(kind: Kind, runtime: str, libraries: Mapping[str, Path] | None = N
     libraries = libraries or {}
     if kind is Kind.SIZE or runtime not in RUNTIMES:
         return _digest(str(kind), PYTHON_SIDE[kind], ())
-    if RUNTIMES[runtime].native:
-        files = tuple(LOADERS / name for name in _NATIVE.get((kind, runtime), ()))
+    record = RUNTIMES[runtime]
+    if record.native:
+        worker = _TRAIN_WORKER if kind is Kind.TRAIN else LOADERS / f"{record.worker.rsplit('.', 1)[-1]}.py"
+        files = tuple(dict.fromkeys((worker, _SHARED_WORKER)))
     else:
-        files = (*(_NODE if in_node else _PAGE), RUNTIMES[runtime].adapter)
+        files = (*(_NODE if in_node else _PAGE), record.adapter)
         if runtime in libraries:
             files += (Path(libraries[runtime]),)
     return _digest(str(kind), PYTHON_SIDE[kind], tuple(str(f) for f in files))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from browserdl.loaders.runtimes import json_formats
 from browserdl.reports import training_tables
 from browserdl.reports.frame import GPU_BACKENDS, Frame, Group, Phases, browser, cold
 from browserdl.reports.loading_tables import ratios
@@ -23,7 +24,7 @@ from browserdl.reports.table import Table, columns
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.json")
 SUPPORTS, CONTRADICTS, LACKS = "supports", "contradicts", "lacks data"
-JSON_FORMATS = ("convnetjs", "brainjs", "synaptic", "mind")
+JSON_FORMATS = json_formats()  # convnetjs, brainjs, synaptic, mind (loaders/runtimes.py)
 BINARY = "tfjs-layers"
 _OWN_MODELS = re.compile(r"(dnn|cnn|rnn)-.*")
 Groups = dict[Group, Phases]

@@ -45,7 +45,7 @@ def table1(frame: Frame) -> Table | None:
             worked[runtime].add(row["backend"])
         env = frame.environments.get(row["env_id"], {})
         library[runtime] = env.get("runtime_library") or (
-            " ".join(f"{k} {env[k]}" for k in ("tensorflow", "onnxruntime") if k in env)
+            " ".join(f"{k} {env[k]}" for k in RUNTIMES[runtime].python[:1] if k in env)
             if native(runtime) else "")
         if row["detail"].get("library_bytes"):
             library_bytes[runtime] = row["detail"]["library_bytes"]

@@ -69,13 +69,14 @@
     const library = transferred(isLibrary); // scripts and wasm (fetched during build by some)
     const transfer = { library, model: transferred((url) => url.includes(opts.formatUrl + '/')) };
     const input = new Float32Array(await fetchBytes(opts.inputUrl));
-    return { adapter, lib, model, backend, phases, input, libraryBytes: library.decoded, transfer };
+    return { adapter, lib, model, backend, phases, input, libraryBytes: library.decoded, transfer,
+             outputs: manifest.outputs || 'raw' };
   }
 
   async function run(opts) {
-    const { adapter, lib, model, backend, phases, input } = await load(opts);
+    const { adapter, lib, model, backend, phases, input, outputs } = await load(opts);
     const t = now();
-    const out = await adapter.predict(lib, model, input, opts.shape);
+    const out = await browserdlPredict(adapter, lib, model, input, opts.shape, outputs);
     phases.first_batch = now() - t;
     return { phases, backend, shape: out.shape, output: Array.from(out.data) };
   }
@@ -110,13 +111,13 @@
 
   // Phase 2: warm-up (first single-sample inference), steady state, batch.
   async function measureInference(opts) {
-    const { adapter, lib, model, input } = loaded;
+    const { adapter, lib, model, input, outputs } = loaded;
     const perSample = input.length / opts.shape[0];
     const one = input.subarray(0, perSample);
     const oneShape = [1, ...opts.shape.slice(1)];
     const timed = async (x, shape) => {
       const t = now();
-      const out = await adapter.predict(lib, model, x, shape);
+      const out = await browserdlPredict(adapter, lib, model, x, shape, outputs);
       return [now() - t, out];
     };
     const phases = {};
@@ -152,7 +153,7 @@
       input.subarray(from * inWidth, (from + count) * inWidth),
       labels.subarray(from * outWidth, (from + count) * outWidth), [count, ...opts.shape.slice(1)]);
     const trainer = await adapter.train.start(lib, model, {
-      learningRate: opts.learningRate, loss: opts.loss, batchSize: opts.batchSize });
+      learningRate: opts.learningRate, loss: opts.loss, batchSize: opts.batchSize, outputs: run.outputs });
     const batches = [];
     for (let b = 0; b <= opts.batches; b++) batches.push(await slice(b * opts.batchSize, opts.batchSize));
     const probe = await slice(0, opts.probe);

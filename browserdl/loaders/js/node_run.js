@@ -4,7 +4,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-require('./common.js'); // browserdlReadJSON, as the page gets it
+require('./common.js'); // browserdlReadJSON, browserdlPredict, as the page gets them
 
 async function main() {
   const [name, dir, inputPath, shapeText, outputPath, libraryPath] = process.argv.slice(2);
@@ -22,7 +22,7 @@ async function main() {
   const raw = fs.readFileSync(inputPath);
   const input = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const shape = shapeText.split(',').map(Number);
-  const out = await adapter.predict(lib, model, input, shape);
+  const out = await browserdlPredict(adapter, lib, model, input, shape, manifest.outputs);
   fs.writeFileSync(outputPath, Buffer.from(Float32Array.from(out.data).buffer));
   return { ok: true, shape: out.shape, backend };
 }

@@ -1,30 +1,17 @@
-// brain.js 1.6.1 NeuralNetwork written as toJSON() JSON (format `brainjs`). Same face as tfjs.js.
-// Parse is JSON.parse; build is the library's own NeuralNetwork.fromJSON; predict is net.run
-// per sample. Where manifest.outputs is "signed-pairs", the output layer holds +z then -z
-// (brain.js applies relu to the output too) and z = y[i] - y[n+i] is recovered here,
-// followed by softmax for "signed-pairs-softmax" (brain.js has no softmax).
+// brain.js 1.6.1 NeuralNetwork written as toJSON() JSON (format `brainjs`). Same face as tfjs.js,
+// per sample. Parse is JSON.parse; build is the library's own NeuralNetwork.fromJSON; predictOne
+// is net.run. Where manifest.outputs is "signed-pairs", the output layer holds +z then -z
+// (brain.js applies relu to the output too): common.js recovers z = y[i] - y[n+i], then softmax
+// for "signed-pairs-softmax" (brain.js has no softmax).
 (function (register) {
   function fail(what, e) {
     return new Error(what + ': ' + String((e && e.message) || e).split('\n')[0]);
-  }
-
-  function signedPairs(y, softmax) {
-    const n = y.length / 2;
-    const z = new Float64Array(n);
-    let max = -Infinity;
-    for (let i = 0; i < n; i++) { z[i] = y[i] - y[n + i]; if (z[i] > max) max = z[i]; }
-    if (!softmax) return z;
-    let sum = 0;
-    for (let i = 0; i < n; i++) { z[i] = Math.exp(z[i] - max); sum += z[i]; }
-    for (let i = 0; i < n; i++) z[i] /= sum;
-    return z;
   }
 
   register({
     name: 'brainjs',
     node: { module: 'brain.js' },
     browser: { global: 'brain', scripts: ['/node_modules/brain.js/browser.min.js'] },
-    backends: ['cpu'],
 
     async setup(lib, backend) {
       if (backend !== 'cpu') throw new Error('brainjs runs on cpu only, not ' + backend);
@@ -32,46 +19,35 @@
     },
 
     async parse(lib, files, manifest) {
-      return { json: browserdlReadJSON(files, manifest), output: (manifest.outputs || 'raw') };
+      return browserdlReadJSON(files, manifest);
     },
 
-    async build(lib, parsed) {
-      let net;
+    async build(lib, json) {
       try {
-        net = new lib.NeuralNetwork().fromJSON(parsed.json);
+        return new lib.NeuralNetwork().fromJSON(json);
       } catch (e) {
         throw fail('brain.js NeuralNetwork.fromJSON rejected the file', e);
       }
-      return { net, output: parsed.output };
     },
 
-    async predict(lib, model, input, shape) {
-      const { net, output } = model;
-      const n = shape[0];
-      const size = input.length / n;
-      if (net.sizes[0] !== size) {
-        throw new Error('input has ' + size + ' values per sample, the net takes ' + net.sizes[0]);
-      }
-      let data = null;
-      let width = 0;
-      for (let i = 0; i < n; i++) {
-        let y = net.run(input.subarray(i * size, (i + 1) * size));
-        if (!y) throw new Error('brain.js could not run the net (not initialised from the file)');
-        if (output !== 'raw') y = signedPairs(y, output === 'signed-pairs-softmax');
-        if (!data) { width = y.length; data = new Float32Array(n * width); }
-        data.set(y, i * width);
-      }
-      return { data, shape: [n, width] };
+    inputSize(lib, net) {
+      return net.sizes[0];
+    },
+
+    predictOne(lib, net, sample) {
+      const y = net.run(sample);
+      if (!y) throw new Error('brain.js could not run the net (not initialised from the file)');
+      return y;
     },
 
     // brain.js fits its outputs by squared error, updating after every sample. With signed pairs
     // the targets are [y, 1 − y]: z → +1 for the true class, −1 for the others (argmax kept).
     train: {
       updates: 'per sample: 64 updates per batch (NeuralNetwork.train, 1 iteration, momentum 1e-9)',
-      async start(lib, model, opts) {
-        const pairs = model.output !== 'raw';
+      async start(lib, net, opts) {
+        const pairs = (opts.outputs || '').startsWith('signed-pairs'); // the manifest's transform
         return {
-          net: model.net, pairs,
+          net, pairs,
           objective: 'mean squared error' + (pairs ? ' of relu(±z) against [y, 1 − y]' : ''),
           // brain.js refuses momentum 0 (its check is 0 < momentum < 1): 1e-9 is plain SGD
           options: { iterations: 1, errorThresh: 1e-9, learningRate: opts.learningRate,

@@ -1,17 +1,18 @@
 // ConvNetJS 0.3.0 nets written as Net.toJSON() JSON (format `convnetjs`). Same face as tfjs.js.
-// Parse is JSON.parse; build is the library's own Net.fromJSON; predict runs Net.forward one
-// sample at a time (ConvNetJS has no batches), in float64 as the library computes.
+// Parse is JSON.parse; build is the library's own Net.fromJSON; predictOne runs Net.forward on
+// one sample (ConvNetJS has no batches), in float64 as the library computes.
 (function (register) {
   function fail(what, e) {
     return new Error(what + ': ' + String((e && e.message) || e).split('\n')[0]);
   }
+
+  const inputs = new WeakMap(); // net -> the one input Vol its samples are copied into
 
   register({
     name: 'convnetjs',
     node: { module: 'convnetjs' },
     // the minified build a page would ship (it defines the global `convnetjs`)
     browser: { global: 'convnetjs', scripts: ['/node_modules/convnetjs/build/convnet-min.js'] },
-    backends: ['cpu'],
 
     async setup(lib, backend) {
       if (backend !== 'cpu') throw new Error('convnetjs runs on cpu only, not ' + backend);
@@ -39,23 +40,20 @@
       return net;
     },
 
-    async predict(lib, net, input, shape) {
+    inputSize(lib, net) {
       const first = net.layers[0];
-      const size = first.out_sx * first.out_sy * first.out_depth;
-      const n = shape[0];
-      if (input.length !== n * size) {
-        throw new Error('input has ' + input.length / n + ' values per sample, the net takes ' + size);
+      return first.out_sx * first.out_sy * first.out_depth;
+    },
+
+    predictOne(lib, net, sample) {
+      let x = inputs.get(net);
+      if (!x) {
+        const first = net.layers[0];
+        x = new lib.Vol(first.out_sx, first.out_sy, first.out_depth, 0.0);
+        inputs.set(net, x);
       }
-      const x = new lib.Vol(first.out_sx, first.out_sy, first.out_depth, 0.0);
-      let data = null;
-      let width = 0;
-      for (let i = 0; i < n; i++) {
-        x.w.set(input.subarray(i * size, (i + 1) * size));
-        const y = net.forward(x, false).w;
-        if (!data) { width = y.length; data = new Float32Array(n * width); }
-        data.set(y, i * width);
-      }
-      return { data, shape: [n, width] };
+      x.w.set(sample);
+      return net.forward(x, false).w; // the net's own buffer: common.js copies it at once
     },
 
     // ConvNetJS's Trainer accumulates each sample's gradient and updates once per batch_size

@@ -9,7 +9,7 @@
 // programs, the initial pass Keras.js makes before ready() resolves).
 //
 // Keras.js predicts one sample at a time (its input layer has the model's batch_input_shape
-// without the batch); predict runs the batch sample by sample and concatenates the outputs.
+// without the batch): the adapter has predictOne, and common.js runs a batch sample by sample.
 (function (register) {
   let requested = 'cpu'; // backend asked of setup; the Model takes it at construction
 
@@ -92,7 +92,6 @@
       global: 'KerasJS',
       scripts: ['/node_modules/keras-js/dist/keras.min.js'],
     },
-    backends: ['cpu', 'gpu'],
 
     async setup(lib, backend) {
       if (backend !== 'cpu' && backend !== 'gpu') throw new Error('kerasjs has no backend ' + backend);
@@ -134,20 +133,10 @@
       return model;
     },
 
-    async predict(lib, model, input, shape) {
-      const n = shape[0];
-      const size = product(shape.slice(1));
-      let out = null;
-      let outSize = 0;
-      for (let i = 0; i < n; i++) {
-        const result = await model.predict({ input: input.slice(i * size, (i + 1) * size) });
-        if (!out) {
-          outSize = result.output.length;
-          out = new Float32Array(n * outSize);
-        }
-        out.set(result.output, i * outSize); // copies: Keras.js reuses its output tensors on the GPU
-      }
-      return { data: out, shape: [n, outSize] };
+    async predictOne(lib, model, sample) {
+      // its own copy of the sample; common.js copies the output at once (Keras.js reuses its
+      // output tensors on the GPU)
+      return (await model.predict({ input: sample.slice() })).output;
     },
   });
 })(typeof module !== 'undefined' ? (a) => { module.exports = a; }

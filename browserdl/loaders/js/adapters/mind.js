@@ -14,7 +14,6 @@
     name: 'mind',
     node: { module: 'node-mind' },
     browser: { global: 'Mind', scripts: [] }, // only a user-supplied libraryUrl
-    backends: ['cpu'],
 
     async setup(lib, backend) {
       if (backend !== 'cpu') throw new Error('Mind runs on the cpu only, not ' + backend);
@@ -36,21 +35,16 @@
       return { mind, inputs: weights[0].numRows, outputs: weights[weights.length - 1].numCols };
     },
 
-    async predict(lib, model, input, shape) {
-      const batch = shape[0];
-      const width = input.length / batch;
-      if (width !== model.inputs) {
-        throw new Error('the network has ' + model.inputs + ' inputs, the input ' + width + ' per sample');
+    inputSize(lib, model) {
+      return model.inputs;
+    },
+
+    predictOne(lib, model, sample) {
+      const out = model.mind.predict(Array.from(sample));
+      if (out.length !== model.outputs) {
+        throw new Error('Mind gave ' + out.length + ' outputs, its last matrix has ' + model.outputs);
       }
-      const data = new Float32Array(batch * model.outputs);
-      for (let i = 0; i < batch; i++) {
-        const out = model.mind.predict(Array.from(input.subarray(i * width, (i + 1) * width)));
-        if (out.length !== model.outputs) {
-          throw new Error('Mind gave ' + out.length + ' outputs, its last matrix has ' + model.outputs);
-        }
-        data.set(out, i * model.outputs);
-      }
-      return { data, shape: [batch, model.outputs] };
+      return out;
     },
 
     // Mind.learn runs forward and back over all examples at once as matrices: one update per

@@ -33,7 +33,6 @@
     name: 'ort',
     node: { module: 'onnxruntime-web' },
     browser: { global: 'ort', scripts: [dist + 'ort.all.min.js'] },
-    backends: BACKENDS,
 
     async setup(ort, backend) {
       // node_run.js asks every runtime for 'cpu': ORT's CPU execution provider is the wasm backend.

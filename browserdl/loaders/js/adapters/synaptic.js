@@ -1,21 +1,12 @@
 // synaptic 1.1.4 networks (format `synaptic`): the JSON Network.toJSON() writes, one object per
-// neuron and per connection. Same face as tfjs.js: setup / parse / build / predict.
-// synaptic has no softmax: when manifest.outputs is 'softmax', softmax is applied to the raw
-// IDENTITY outputs here (argmax unchanged). CPU only; activate() runs one sample at a time.
+// neuron and per connection. Same face as tfjs.js, per sample: setup / parse / build / predictOne.
+// synaptic has no softmax: when manifest.outputs is 'softmax', common.js applies softmax to the
+// raw IDENTITY outputs (argmax unchanged). CPU only; activate() runs one sample at a time.
 (function (register) {
-
-  function softmax(values) {
-    const top = Math.max(...values);
-    const e = values.map((v) => Math.exp(v - top));
-    const sum = e.reduce((a, b) => a + b, 0);
-    return e.map((v) => v / sum);
-  }
-
   register({
     name: 'synaptic',
     node: { module: 'synaptic' },
     browser: { global: 'synaptic', scripts: ['/node_modules/synaptic/dist/synaptic.js'] },
-    backends: ['cpu'],
 
     async setup(lib, backend) {
       if (backend !== 'cpu') throw new Error('synaptic runs on the cpu only, not ' + backend);
@@ -27,41 +18,32 @@
       if (!json || !Array.isArray(json.neurons) || !Array.isArray(json.connections)) {
         throw new Error(manifest.entry + ' has no neurons/connections arrays');
       }
-      const softmaxOut = manifest.outputs === 'softmax';
-      return { json, softmax: softmaxOut };
+      return json;
     },
 
-    async build(lib, parsed) {
+    async build(lib, json) {
       // no checks of our own here: build times Network.fromJSON alone; a bad file surfaces as
       // its error, named
       let network;
       try {
-        network = lib.Network.fromJSON(parsed.json);
+        network = lib.Network.fromJSON(json);
       } catch (e) {
         throw new Error('Network.fromJSON rejected the file (' + e.message + ')');
       }
-      return { network, softmax: parsed.softmax, inputs: network.inputs(), outputs: network.outputs() };
+      return { network, inputs: network.inputs() };
     },
 
-    async predict(lib, model, input, shape) {
-      const batch = shape[0];
-      const width = input.length / batch;
-      if (width !== model.inputs) {
-        throw new Error('the network has ' + model.inputs + ' inputs, the input ' + width + ' per sample');
+    inputSize(lib, model) {
+      return model.inputs;
+    },
+
+    predictOne(lib, model, sample) {
+      try {
+        return model.network.activate(Array.from(sample));
+      } catch (e) {
+        // activate() compiles the file's numbers into JS source: a non-number fails here
+        throw new Error('network.activate failed (' + e.message + ')');
       }
-      const data = new Float32Array(batch * model.outputs);
-      for (let i = 0; i < batch; i++) {
-        let out;
-        try {
-          out = model.network.activate(Array.from(input.subarray(i * width, (i + 1) * width)));
-        } catch (e) {
-          // activate() compiles the file's numbers into JS source: a non-number fails here
-          throw new Error('network.activate failed (' + e.message + ')');
-        }
-        if (model.softmax) out = softmax(out);
-        data.set(out, i * model.outputs);
-      }
-      return { data, shape: [batch, model.outputs] };
     },
 
     // synaptic back-propagates target − output after every sample: squared error on the
@@ -69,10 +51,11 @@
     train: {
       updates: 'per sample: 64 updates per batch (Trainer.train, 1 iteration)',
       async start(lib, model, opts) {
+        const logits = opts.outputs === 'softmax'; // softmax applied after the IDENTITY outputs
         return {
-          network: model.network, trainer: new lib.Trainer(model.network), logits: model.softmax,
+          network: model.network, trainer: new lib.Trainer(model.network), logits,
           cost: lib.Trainer.cost.MSE, rate: opts.learningRate,
-          objective: 'mean squared error' + (model.softmax ? ' of the logits against 2y − 1' : ''),
+          objective: 'mean squared error' + (logits ? ' of the logits against 2y − 1' : ''),
         };
       },
       async batch(lib, t, x, y, shape) {

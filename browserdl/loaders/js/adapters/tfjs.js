@@ -3,9 +3,16 @@
 //   parse(lib, files, manifest) -> decoded model data   (files: Map name -> ArrayBuffer)
 //   build(lib, parsed) -> model                          (framework objects, weights uploaded)
 //   predict(lib, model, input: Float32Array, shape) -> {data: Float32Array, shape}
-// and, where the library can train, `train` (the training face):
+// or, for a library without batches (ConvNetJS, brain.js, synaptic, Mind, Keras.js, WebDNN):
+//   predictOne(lib, model, sample: Float32Array) -> that sample's outputs (array-like; may be async)
+//   inputSize(lib, model) -> values per sample the model takes (optional: then not checked)
+// common.js's browserdlPredict runs a batch through either, then applies the manifest's output
+// transform (manifest.outputs: softmax, signed pairs; see converter/base.py) to every sample,
+// so no adapter does either. The backends a runtime has are its record in loaders/runtimes.py.
+// And, where the library can train, `train` (the training face):
 //   updates                                  how the library applies one batch (for the report)
-//   start(lib, model, {learningRate, loss, outputs}) -> trainer   plain SGD; trainer.objective
+//   start(lib, model, {learningRate, loss, batchSize, outputs}) -> trainer   plain SGD;
+//                                            trainer.objective (outputs: manifest.outputs)
 //   batch(lib, trainer, x, y: Float32Array, shape) -> the batch in the library's own form
 //                                            (y one-hot; prepared before any timing)
 //   step(lib, trainer, batch) -> loss        one timed training step on the batch
@@ -26,7 +33,6 @@
         webgpu: [dist + 'tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js'],
       },
     },
-    backends: ['cpu', 'wasm', 'webgl', 'webgpu'],
 
     async setup(tf, backend) {
       if (backend === 'wasm' && tf.wasm) tf.wasm.setWasmPaths(dist + 'tfjs-backend-wasm/dist/');

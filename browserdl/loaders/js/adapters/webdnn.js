@@ -9,8 +9,8 @@
 //   build: WebDNN.load with a delegate that answers each file name with its blob: URL, so no
 //          byte is fetched twice from the network; what it times is WebDNN's own re-read of the
 //          in-memory files, weight decoding, kernel/shader compilation and weight upload.
-// The compiled descriptors have a batch of 1 (WebDNN fixes shapes at conversion time), so
-// predict runs the graph once per input row.
+// The compiled descriptors have a batch of 1 (WebDNN fixes shapes at conversion time), so the
+// adapter has predictOne: common.js runs the graph once per input row.
 (function (register) {
   const DIRECTORY = 'webdnn-model'; // a name only: every URL under it is answered from memory
   const LOAD_TIMEOUT_MS = 60000; // a kernel <script> that never fires onload would hang load()
@@ -36,7 +36,6 @@
     name: 'webdnn',
     node: null, // browser only
     browser: { global: 'WebDNN', scripts: ['/node_modules/webdnn/dist/webdnn.js'] },
-    backends: ['fallback', 'webassembly', 'webgl'],
 
     async setup(WebDNN, backend) {
       const status = WebDNN.getBackendAvailability().status;
@@ -123,21 +122,14 @@
       return runner;
     },
 
-    async predict(WebDNN, runner, input, shape) {
-      const rows = shape[0];
-      const x = runner.getInputViews()[0];
-      const y = runner.getOutputViews()[0];
-      const per = input.length / rows;
-      if (per !== x.length) {
-        throw new Error('the graph takes ' + x.length + ' values per input, got ' + per);
-      }
-      const out = new Float32Array(rows * y.length);
-      for (let i = 0; i < rows; i++) {
-        x.set(input.subarray(i * per, (i + 1) * per));
-        await withTimeout(runner.run(), RUN_TIMEOUT_MS, 'WebDNN run on ' + runner.backendName);
-        out.set(y.toActual(), i * y.length);
-      }
-      return { data: out, shape: [rows, y.length], backend: runner.backendName };
+    inputSize(WebDNN, runner) {
+      return runner.getInputViews()[0].length;
+    },
+
+    async predictOne(WebDNN, runner, sample) {
+      runner.getInputViews()[0].set(sample); // the views are the runner's own, made once
+      await withTimeout(runner.run(), RUN_TIMEOUT_MS, 'WebDNN run on ' + runner.backendName);
+      return runner.getOutputViews()[0].toActual();
     },
   });
 })(typeof module !== 'undefined' ? (a) => { module.exports = a; }
