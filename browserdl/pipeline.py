@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -24,9 +24,11 @@ from browserdl.converter.base import Format
 from browserdl.errors import UserError
 from browserdl.loaders import accuracy, browser_runner, native, training
 from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
+from browserdl.reports import export as exporter
 from browserdl.reports import format_tables, network_tables, report, tables
 from browserdl.reports.store import Store
 from browserdl.workspace import Workspace
@@ -130,6 +132,22 @@ def measure_native(ws: Workspace, models: list[str], trials: int, options: nativ
     with progress_bar() as progress, Store(ws.store_path) as store:
         return run_sweep(native.keys(ready, trials, options, runtime), native.runner(ws, options),
                          store, progress, force=force, label=runtime)
+
+
+def measure_loading(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
+                    formats: list[str] | None, trials: int, native_options: native.NativeOptions,
+                    browser_options: list[BrowserOptions], force: bool, libraries: dict[str, Path],
+                    executable: Path | None = None, endpoint: str | None = None,
+                    serve_host: str = "127.0.0.1") -> SweepSummary:
+    """Every native runtime asked for, then the browser ones once per options, in one browser."""
+    summary = SweepSummary()
+    for runtime in (r for r in runtimes if RUNTIMES[r].native):
+        summary += measure_native(ws, models, trials, native_options, force, runtime)
+    in_browser = [r for r in runtimes if not RUNTIMES[r].native]
+    if in_browser:
+        summary += measure_browser(ws, models, in_browser, backends, formats, trials, browser_options,
+                                   force, libraries, executable, endpoint, serve_host)
+    return summary
 
 
 def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
@@ -256,3 +274,18 @@ def write_html(ws: Workspace) -> Path:
     """The HTML report and its plots into workspace/report/; returns index.html's path."""
     with Store(ws.store_path) as store:
         return report.write_html(store, ws.report)
+
+
+def export(ws: Workspace, fmt: str, output: str | None) -> tuple[int, Path | None]:
+    """Every stored trial-phase as one record (`fmt`: one of exporter.FORMATS) into `output`
+    (- for stdout; default workspace/report/results.<fmt>); returns how many and the file written
+    (None: stdout)."""
+    if not ws.store_path.is_file():
+        raise UserError(f"no results store in {ws.root}; measure something first")
+    path = None if output == "-" else Path(output or ws.report / f"results.{fmt}")
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with Store(ws.store_path) as store, (
+        open(path, "w", newline="") if path else nullcontext(sys.stdout)
+    ) as out:
+        return exporter.write(store.rows(), out, fmt), path
