@@ -131,7 +131,9 @@ for _name in FORMATS:
 @measure_app.command("sizes")
 def measure_sizes() -> None:
     """Bytes of every converted model, raw, gzip and brotli: the paper's Table 3."""
-    pipeline.sizes(_ws())
+    ws = _ws()
+    pipeline.sizes(ws)
+    pipeline.print_sizes(ws)
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -214,7 +216,7 @@ def measure_loading(
         ws, pipeline.trained_selection(ws, models), wanted, _split(backends), _split(formats), trials,
         NativeOptions(runs, batch, call, timeout), options, force,
         _name_paths(lib, "--lib", "mind=./mind/index.js"), browser, browser_endpoint, serve_host)
-    pipeline.print_report(ws)
+    pipeline.print_loading(ws, wanted, options)
     pipeline.finish(summary)
 
 
@@ -257,7 +259,7 @@ def measure_training(
         ws, pipeline.trained_selection(ws, models), wanted, _split(backends), trials,
         TrainingOptions(batches, lr, timeout), force, _name_paths(lib, "--lib", "mind=./mind/index.js"),
         browser, browser_endpoint, serve_host)
-    pipeline.print_report(ws, training=True)
+    pipeline.print_training(ws)
     pipeline.finish(summary)
 
 

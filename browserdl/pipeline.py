@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
@@ -18,18 +18,20 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
 
 from browserdl import conversion
 from browserdl.converter.base import Format
 from browserdl.errors import UserError
 from browserdl.loaders import accuracy, browser_runner, native, training
 from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.network import NONE as NO_NETWORK
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
 from browserdl.reports import export as exporter
-from browserdl.reports import format_tables, network_tables, report, tables
+from browserdl.reports import format_tables, loading_tables, network_tables, report, tables, training_tables
 from browserdl.reports.store import Store
 from browserdl.workspace import Workspace
 
@@ -91,16 +93,11 @@ def convert(ws: Workspace, models: list[str], formats: list[Format], verify: boo
     return len(failed)
 
 
-def sizes(ws: Workspace, show: bool = True) -> None:
+def sizes(ws: Workspace) -> None:
     if not any(ws.formats.glob("*/*/manifest.json")):
         raise UserError(f"nothing converted in {ws.formats}; run `browserdl convert all-formats`")
     with progress_bar() as progress:
         conversion.measure_sizes(ws, progress)
-    if show:
-        with Store(ws.store_path) as store:
-            for table in (format_tables.table3(store), format_tables.encoding_ratios(store)):
-                if table is not None:
-                    console.print(table)
 
 
 def trained_selection(ws: Workspace, pattern: str | None) -> list[str]:
@@ -239,11 +236,45 @@ def finish(summary: SweepSummary, failed_before: int = 0) -> None:
         raise SystemExit(1)
 
 
-def print_accuracy(ws: Workspace) -> None:
+POINTER = "all tables, plots and findings: `browserdl report`"
+
+
+def print_tables(ws: Workspace, make: Callable[[Store], list[Table | None]]) -> None:
+    """What a `measure` command measured: its tables (those with data), then where the rest is."""
     with Store(ws.store_path) as store:
-        table = network_tables.accuracy_table(store)
-    if table is not None:
-        console.print(table)
+        made = make(store)
+    for table in made:
+        if table is not None and table.row_count:
+            console.print(table)
+    console.print(POINTER, highlight=False)
+
+
+def print_loading(ws: Workspace, runtimes: list[str], browser_options: list[BrowserOptions]) -> None:
+    """Native runtimes: the native table; browser ones: the browser table, the browser ÷ native
+    ratios when timed over plain loopback, time to first prediction under a network or compression."""
+    makers: list[Callable[[Store], Table | None]] = []
+    if any(RUNTIMES[r].native for r in runtimes):
+        makers.append(tables.native_table)
+    if not all(RUNTIMES[r].native for r in runtimes):
+        makers.append(loading_tables.browser_table)
+        shaped = [o.network != NO_NETWORK or o.compression != "none" for o in browser_options]
+        if not all(shaped):
+            makers.append(loading_tables.ratio_table)
+        if any(shaped):
+            makers.append(network_tables.ttfp_table)
+    print_tables(ws, lambda store: [make(store) for make in makers])
+
+
+def print_training(ws: Workspace) -> None:
+    print_tables(ws, training_tables.all_training_tables)
+
+
+def print_accuracy(ws: Workspace) -> None:
+    print_tables(ws, lambda store: [network_tables.accuracy_table(store)])
+
+
+def print_sizes(ws: Workspace) -> None:
+    print_tables(ws, lambda store: [format_tables.table3(store), format_tables.encoding_ratios(store)])
 
 
 def print_models(ws: Workspace, ids: list[str]) -> None:
@@ -251,9 +282,8 @@ def print_models(ws: Workspace, ids: list[str]) -> None:
         console.print(tables.models_table(store, ids))
 
 
-def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = False,
-                 training: bool = False) -> None:
-    """The tables (all, the `summary` ones, or the `training` ones), and the raw trials + tables
+def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = False) -> None:
+    """The tables (all, or the `summary` ones `study` ends with), and the raw trials + tables
     as CSV when asked."""
     if not ws.store_path.is_file():
         raise UserError(f"no results in {ws.root}; run `browserdl study` or "
@@ -261,8 +291,7 @@ def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = Fal
     with Store(ws.store_path) as store:
         if not store.models() and not store.trial_count():
             raise UserError(f"the results store {ws.store_path} is empty; run `browserdl study`")
-        chosen = (report.summary_tables(store) if summary else report.training_summary(store)
-                  if training else report.all_tables(store))
+        chosen = report.summary_tables(store) if summary else report.all_tables(store)
         for table in chosen:
             console.print(table)
         if csv_dir is not None:

@@ -53,7 +53,7 @@ def study(ws: Workspace, preset: str, specs: list[ModelSpec], trials: int,
         failed = pipeline.convert(ws, ids, lookup(None), verify=True, force=False,
                                   libraries=libraries, show=False)
         stage(2)
-        pipeline.sizes(ws, show=False)
+        pipeline.sizes(ws)
         stage(3)
         summary = SweepSummary()
         for runtime in (r for r in RUNTIMES if RUNTIMES[r].native):
