@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from browserdl import pipeline
+from browserdl import study as study_plan
 from browserdl.converter import FORMATS
 from browserdl.converter.convert import lookup
 from browserdl.errors import UserError
@@ -17,9 +17,8 @@ from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.native import NativeOptions
 from browserdl.loaders.native_worker import CALLS
 from browserdl.loaders.network import NAMES as NETWORKS
-from browserdl.loaders.runtimes import RUNTIMES, encodings
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.server import COMPRESSIONS
-from browserdl.loaders.sweep import SweepSummary
 from browserdl.loaders.training import (
     DEFAULT_BATCHES,
     DEFAULT_LEARNING_RATE,
@@ -29,7 +28,6 @@ from browserdl.loaders.training import (
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import PRESETS, select
 from browserdl.results import export as exporter
-from browserdl.results.store import Store
 from browserdl.workspace import ENV_VAR, Workspace
 
 app = typer.Typer(
@@ -133,7 +131,9 @@ for _name in FORMATS:
 @measure_app.command("sizes")
 def measure_sizes() -> None:
     """Bytes of every converted model, raw, gzip and brotli: the paper's Table 3."""
-    pipeline.sizes(_ws())
+    ws = _ws()
+    pipeline.sizes(ws)
+    pipeline.print_sizes(ws)
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -210,19 +210,13 @@ def measure_loading(
     networks = _choices(network, NETWORKS, "--network")
     encodings = _choices(compression, COMPRESSIONS, "--compression")
     _check_browser(browser)
+    options = [BrowserOptions(runs, cache, timeout, n, c) for n in networks for c in encodings]
     ws = _ws()
-    chosen = pipeline.trained_selection(ws, models)
-    summary = SweepSummary()
-    for runtime in (r for r in wanted if RUNTIMES[r].native):
-        summary += pipeline.measure_native(ws, chosen, trials, NativeOptions(runs, batch, call, timeout),
-                                           force, runtime)
-    browser_runtimes = [r for r in wanted if not RUNTIMES[r].native]
-    if browser_runtimes:
-        summary += pipeline.measure_browser(
-            ws, chosen, browser_runtimes, _split(backends), _split(formats), trials,
-            [BrowserOptions(runs, cache, timeout, n, c) for n in networks for c in encodings], force,
-            _name_paths(lib, "--lib", "mind=./mind/index.js"), browser, browser_endpoint, serve_host)
-    pipeline.print_report(ws)
+    summary = pipeline.measure_loading(
+        ws, pipeline.trained_selection(ws, models), wanted, _split(backends), _split(formats), trials,
+        NativeOptions(runs, batch, call, timeout), options, force,
+        _name_paths(lib, "--lib", "mind=./mind/index.js"), browser, browser_endpoint, serve_host)
+    pipeline.print_loading(ws, wanted, options)
     pipeline.finish(summary)
 
 
@@ -265,7 +259,7 @@ def measure_training(
         ws, pipeline.trained_selection(ws, models), wanted, _split(backends), trials,
         TrainingOptions(batches, lr, timeout), force, _name_paths(lib, "--lib", "mind=./mind/index.js"),
         browser, browser_endpoint, serve_host)
-    pipeline.print_report(ws, training=True)
+    pipeline.print_training(ws)
     pipeline.finish(summary)
 
 
@@ -293,30 +287,9 @@ def export(
     """Write every stored trial-phase as one record (for pandas and scripts)."""
     if fmt not in exporter.FORMATS:
         raise UserError(f"--format {fmt}: choose csv or jsonl")
-    ws = _ws()
-    if not ws.store_path.is_file():
-        raise UserError(f"no results store in {ws.root}; measure something first")
-    path = None if output == "-" else Path(output or ws.report / f"results.{fmt}")
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with Store(ws.store_path) as store, (
-        open(path, "w", newline="") if path else nullcontext(sys.stdout)
-    ) as out:
-        count = exporter.write(store.rows(), out, fmt)
+    count, path = pipeline.export(_ws(), fmt, output)
     if path:
         pipeline.err_console.print(f"wrote {count} records to {path}")
-
-
-# quick: minutes on 2 cores; paper: the TF.js benchmark page's 50 steady-state runs
-STUDY_RUNS = {"quick": 10, "paper": 50}
-# training: (trials, batches); each trial already times many batches, and synaptic is slow
-STUDY_TRAINING = {"quick": (1, 10)}  # else: --trials, DEFAULT_BATCHES
-# encodings compared on one small DNN: (network profiles, compressions); quick: 1 trial each
-STUDY_NETWORK = {"quick": (["4g"], ["none", "br"]),
-                 "paper": (["wifi", "4g", "3g"], ["none", "gzip", "br"])}
-ENCODINGS_BACKENDS = ["cpu", "fallback", "wasm"]  # the backends the encodings are compared on
-ENCODINGS = encodings(ENCODINGS_BACKENDS)  # the formats of the runtimes in the study (runtimes.py)
-ENCODINGS_MODEL = "dnn-d1-w64"
 
 
 @app.command()
@@ -331,50 +304,8 @@ def study(
     and the HTML report."""
     ws = _ws()
     specs = select(preset, models)
-    ids = [s.id for s in specs]
     libraries = _name_paths(lib, "--lib", "mind=./mind/index.js")
-    runs = STUDY_RUNS.get(preset, 50)
-    stages = ["train", "convert all-formats", "measure sizes", "measure loading (native)",
-              "measure loading (browser)", "measure training", "measure loading (network)",
-              "measure accuracy"]
-    with pipeline.progress_bar() as progress:  # one display: each stage's bar joins it
-        overall = progress.add_task(f"study {preset}", total=len(stages))
-
-        def stage(done: int) -> None:
-            progress.update(overall, completed=done,
-                            description=f"study {preset}: {stages[min(done, len(stages) - 1)]}")
-
-        stage(0)
-        pipeline.train(ws, specs, TrainOptions(mnist=mnist))
-        stage(1)
-        failed = pipeline.convert(ws, ids, lookup(None), verify=True, force=False,
-                                  libraries=libraries, show=False)
-        stage(2)
-        pipeline.sizes(ws, show=False)
-        stage(3)
-        summary = SweepSummary()
-        for runtime in (r for r in RUNTIMES if RUNTIMES[r].native):
-            summary += pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False, runtime)
-        stage(4)
-        summary += pipeline.measure_browser(ws, ids, [r for r in RUNTIMES if not RUNTIMES[r].native], None,
-                                            None, trials, [BrowserOptions(runs=runs)], False, libraries)
-        stage(5)
-        training_trials, batches = STUDY_TRAINING.get(preset, (trials, DEFAULT_BATCHES))
-        summary += pipeline.measure_training(ws, ids, trainable_runtimes(), None, training_trials,
-                                             TrainingOptions(batches=batches), False, libraries)
-        stage(6)
-        if ENCODINGS_MODEL in ids:  # the encodings under real network conditions
-            networks, encodings = STUDY_NETWORK.get(preset, STUDY_NETWORK["paper"])
-            summary += pipeline.measure_browser(
-                ws, [ENCODINGS_MODEL], [r for r in RUNTIMES if not RUNTIMES[r].native],
-                ENCODINGS_BACKENDS,
-                ENCODINGS, 1 if preset == "quick" else trials,
-                [BrowserOptions(runs, "cold", 120, n, c) for n in networks for c in encodings], False,
-                libraries)
-        stage(7)
-        if ENCODINGS_MODEL in ids:  # what each encoding keeps of the model's accuracy
-            summary += pipeline.measure_accuracy(ws, [ENCODINGS_MODEL], None, False, libraries)
-        stage(8)
+    summary, failed = study_plan.study(ws, preset, specs, trials, libraries, mnist)
     pipeline.print_report(ws, summary=True)
     pipeline.err_console.print(f"report: {pipeline.write_html(ws)} (all tables: `browserdl report`)")
     pipeline.finish(summary, failed_before=failed)

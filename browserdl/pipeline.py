@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -24,12 +24,24 @@ from browserdl.converter.base import Format
 from browserdl.errors import UserError
 from browserdl.loaders import accuracy, browser_runner, native, training
 from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.network import NONE as NO_NETWORK
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.loaders.targets import native_target
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
-from browserdl.reports import format_tables, network_tables, report, tables
+from browserdl.reports import (
+    format_tables,
+    loading_tables,
+    network_tables,
+    render_terminal,
+    report,
+    tables,
+    training_tables,
+)
+from browserdl.reports.frame import Frame
+from browserdl.reports.table import Table
+from browserdl.results import export as exporter
 from browserdl.results.store import Store
 from browserdl.workspace import Workspace
 
@@ -79,8 +91,7 @@ def convert(ws: Workspace, models: list[str], formats: list[Format], verify: boo
     with progress_bar() as progress:
         results = conversion.convert_all(ws, models, formats, progress, verify, force, libraries)
     if show:
-        with Store(ws.store_path) as store:
-            console.print(format_tables.conversions_table(store, models))
+        render_terminal.print_tables(console, [format_tables.conversions_table(_frame(ws), models)])
     failed = [r for r in results if r.parity is not None and r.parity.status == "failed"]
     refused = sum(r.outcome.refused is not None for r in results)
     err_console.print(f"{len(results) - refused} written ({sum(r.outcome.reused for r in results)} "
@@ -91,16 +102,11 @@ def convert(ws: Workspace, models: list[str], formats: list[Format], verify: boo
     return len(failed)
 
 
-def sizes(ws: Workspace, show: bool = True) -> None:
+def sizes(ws: Workspace) -> None:
     if not any(ws.formats.glob("*/*/manifest.json")):
         raise UserError(f"nothing converted in {ws.formats}; run `browserdl convert all-formats`")
     with progress_bar() as progress:
         conversion.measure_sizes(ws, progress)
-    if show:
-        with Store(ws.store_path) as store:
-            for table in (format_tables.table3(store), format_tables.encoding_ratios(store)):
-                if table is not None:
-                    console.print(table)
 
 
 def trained_selection(ws: Workspace, pattern: str | None) -> list[str]:
@@ -132,6 +138,22 @@ def measure_native(ws: Workspace, models: list[str], trials: int, options: nativ
     with progress_bar() as progress, Store(ws.store_path) as store:
         return run_sweep(native.keys(ready, trials, options, runtime), native.runner(ws, options),
                          store, progress, force=force, label=runtime)
+
+
+def measure_loading(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
+                    formats: list[str] | None, trials: int, native_options: native.NativeOptions,
+                    browser_options: list[BrowserOptions], force: bool, libraries: dict[str, Path],
+                    executable: Path | None = None, endpoint: str | None = None,
+                    serve_host: str = "127.0.0.1") -> SweepSummary:
+    """Every native runtime asked for, then the browser ones once per options, in one browser."""
+    summary = SweepSummary()
+    for runtime in (r for r in runtimes if RUNTIMES[r].native):
+        summary += measure_native(ws, models, trials, native_options, force, runtime)
+    in_browser = [r for r in runtimes if not RUNTIMES[r].native]
+    if in_browser:
+        summary += measure_browser(ws, models, in_browser, backends, formats, trials, browser_options,
+                                   force, libraries, executable, endpoint, serve_host)
+    return summary
 
 
 def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
@@ -218,21 +240,55 @@ def finish(summary: SweepSummary, failed_before: int = 0) -> None:
         raise SystemExit(1)
 
 
-def print_accuracy(ws: Workspace) -> None:
+POINTER = "all tables, plots and findings: `browserdl report`"
+
+
+def _frame(ws: Workspace) -> Frame:
+    """The store read once, for every table a command prints."""
     with Store(ws.store_path) as store:
-        table = network_tables.accuracy_table(store)
-    if table is not None:
-        console.print(table)
+        return Frame.load(store)
+
+
+def print_tables(ws: Workspace, make: Callable[[Frame], list[Table | None]]) -> None:
+    """What a `measure` command measured: its tables (those with data), then where the rest is."""
+    render_terminal.print_tables(console, make(_frame(ws)))
+    console.print(POINTER, highlight=False)
+
+
+def print_loading(ws: Workspace, runtimes: list[str], browser_options: list[BrowserOptions]) -> None:
+    """Native runtimes: the native table; browser ones: the browser table, the browser ÷ native
+    ratios when timed over plain loopback, time to first prediction under a network or compression."""
+    makers: list[Callable[[Frame], Table | None]] = []
+    if any(RUNTIMES[r].native for r in runtimes):
+        makers.append(tables.native_table)
+    if not all(RUNTIMES[r].native for r in runtimes):
+        makers.append(loading_tables.browser_table)
+        shaped = [o.network != NO_NETWORK or o.compression != "none" for o in browser_options]
+        if not all(shaped):
+            makers.append(loading_tables.ratio_table)
+        if any(shaped):
+            makers.append(network_tables.ttfp_table)
+    print_tables(ws, lambda frame: [make(frame) for make in makers])
+
+
+def print_training(ws: Workspace) -> None:
+    print_tables(ws, training_tables.all_training_tables)
+
+
+def print_accuracy(ws: Workspace) -> None:
+    print_tables(ws, lambda frame: [network_tables.accuracy_table(frame)])
+
+
+def print_sizes(ws: Workspace) -> None:
+    print_tables(ws, lambda frame: [format_tables.table3(frame), format_tables.encoding_ratios(frame)])
 
 
 def print_models(ws: Workspace, ids: list[str]) -> None:
-    with Store(ws.store_path) as store:
-        console.print(tables.models_table(store, ids))
+    render_terminal.print_tables(console, [tables.models_table(_frame(ws), ids)])
 
 
-def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = False,
-                 training: bool = False) -> None:
-    """The tables (all, the `summary` ones, or the `training` ones), and the raw trials + tables
+def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = False) -> None:
+    """The tables (all, or the `summary` ones `study` ends with), and the raw trials + tables
     as CSV when asked."""
     if not ws.store_path.is_file():
         raise UserError(f"no results in {ws.root}; run `browserdl study` or "
@@ -240,16 +296,29 @@ def print_report(ws: Workspace, csv_dir: Path | None = None, summary: bool = Fal
     with Store(ws.store_path) as store:
         if not store.models() and not store.trial_count():
             raise UserError(f"the results store {ws.store_path} is empty; run `browserdl study`")
-        chosen = (report.summary_tables(store) if summary else report.training_summary(store)
-                  if training else report.all_tables(store))
-        for table in chosen:
-            console.print(table)
-        if csv_dir is not None:
-            written = report.write_csv(store, csv_dir)
-            err_console.print(f"wrote {len(written)} CSV files to {csv_dir}")
+        frame = Frame.load(store)
+    chosen = report.summary_tables(frame) if summary else report.all_tables(frame)
+    render_terminal.print_tables(console, chosen)
+    if csv_dir is not None:
+        written = report.write_csv(frame, csv_dir, None if summary else chosen)
+        err_console.print(f"wrote {len(written)} CSV files to {csv_dir}")
 
 
 def write_html(ws: Workspace) -> Path:
     """The HTML report and its plots into workspace/report/; returns index.html's path."""
-    with Store(ws.store_path) as store:
-        return report.write_html(store, ws.report)
+    return report.write_html(_frame(ws), ws.report)
+
+
+def export(ws: Workspace, fmt: str, output: str | None) -> tuple[int, Path | None]:
+    """Every stored trial-phase as one record (`fmt`: one of exporter.FORMATS) into `output`
+    (- for stdout; default workspace/report/results.<fmt>); returns how many and the file written
+    (None: stdout)."""
+    if not ws.store_path.is_file():
+        raise UserError(f"no results store in {ws.root}; measure something first")
+    path = None if output == "-" else Path(output or ws.report / f"results.{fmt}")
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with Store(ws.store_path) as store, (
+        open(path, "w", newline="") if path else nullcontext(sys.stdout)
+    ) as out:
+        return exporter.write(store.rows(), out, fmt), path

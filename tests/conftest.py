@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# what every `measure` command ends with, and the title of a table only `report` and `study` show
+POINTER = "all tables, plots and findings: `browserdl report`"
+FINDINGS_TITLE = "The paper's findings (Table 6)"
+
 
 @dataclass
 class Ran:

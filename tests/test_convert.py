@@ -5,7 +5,7 @@ import json
 import shutil
 
 import pytest
-from conftest import run_cli
+from conftest import FINDINGS_TITLE, POINTER, run_cli
 
 from browserdl.converter import FORMATS
 from browserdl.converter.base import Manifest
@@ -89,7 +89,8 @@ def test_sizes_give_table_3_with_compressed_bytes(small_zoo, tmp_path):
     shutil.copytree(small_zoo[0], ws)
     ran = run_cli(ws, "measure", "sizes")
     assert ran.code == 0, ran.err
-    assert "Table 3" in ran.out and "Encodings" in ran.out
+    assert "Table 3" in ran.out and "Encodings" in ran.out and POINTER in ran.out
+    assert FINDINGS_TITLE not in ran.out
     with Store(ws / "results.sqlite") as store:
         sizes = {(r["model"], r["format"], r["phase"]): r["value"] for r in store.rows()
                  if r["setting"] == "sizes"}

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from conftest import run_cli
+from conftest import FINDINGS_TITLE, POINTER, run_cli
 
 from browserdl.results.store import Store
 
@@ -21,6 +21,17 @@ def _trials(ws):
         return db.execute("SELECT id, trial, ok, recorded FROM trials ORDER BY trial").fetchall()
     finally:
         db.close()
+
+
+def test_measure_loading_prints_its_own_tables_and_points_to_the_report(workspace_copy):
+    ran = run_cli(workspace_copy, "measure", "loading", "--runtimes", "native",
+                  "--trials", "1", "--runs", "5")
+    assert ran.code == 0, ran.err
+    assert "Native (CPU): TensorFlow" in ran.out and POINTER in ran.out
+    assert ran.out.rstrip().endswith(POINTER)
+    for other in (FINDINGS_TITLE, "Reference models", "In the browser", "Browser ÷ native",
+                  "Time to first prediction"):
+        assert other not in ran.out, other
 
 
 def test_native_trial_stores_every_phase_positive_and_export_round_trips(workspace_copy):
@@ -139,4 +150,5 @@ def test_corrupt_h5_fails_its_trial_clearly_and_keeps_what_was_stored(workspace_
     assert {r["trial"] for r in good_rows} == {0, 1} and all(r["ok"] for r in good_rows)
     bad_rows = [r for r in rows if r["model"] == "dnn-d2-w64"]
     assert bad_rows and not any(r["ok"] for r in bad_rows)
-    assert "Failed trials" in ran.out
+    # measure lists each failure on stderr (above); the table of failed trials is the report's
+    assert "Failed trials" not in ran.out and "Failed trials" in run_cli(workspace_copy, "report").out

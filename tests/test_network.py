@@ -9,7 +9,7 @@ import urllib.request
 
 import brotli
 import pytest
-from conftest import run_cli
+from conftest import FINDINGS_TITLE, POINTER, run_cli
 
 from browserdl.converter.base import Manifest
 from browserdl.loaders.network import PROFILES
@@ -35,6 +35,10 @@ def measured(converted):
     ran = run_cli(converted, "measure", "loading", "--runtimes", "brainjs", "--network", "3g",
                   "--trials", "1", "--runs", "2")
     assert ran.code == 0, ran.err
+    # a run through a network profile: the browser table and time to first prediction, no ratios
+    for title in ("In the browser", "Time to first prediction", POINTER):
+        assert title in ran.out, title
+    assert "Browser ÷ native" not in ran.out and FINDINGS_TITLE not in ran.out
     ran = run_cli(converted, "measure", "loading", "--runtimes", "brainjs,tfjs", "--backends", "cpu",
                   "--compression", "none,br", "--trials", "1", "--runs", "2")
     assert ran.code == 0, ran.err  # a trial whose outputs differ from Keras fails: parity held
@@ -100,7 +104,8 @@ def test_ttfp_table_and_plot_in_the_report(measured):
 def test_accuracy_of_each_encoding_on_the_test_digits(converted):
     ran = run_cli(converted, "measure", "accuracy")
     assert ran.code == 0, ran.err
-    assert "Accuracy of each encoding" in ran.out
+    assert "Accuracy of each encoding" in ran.out and POINTER in ran.out
+    assert FINDINGS_TITLE not in ran.out and "Time to first prediction" not in ran.out
     with Store(converted / "results.sqlite") as store:
         acc = {(r["format"], r["phase"]): r["value"] for r in store.rows() if r["setting"] == "accuracy"}
     meta = json.loads((converted / "models" / "dnn-d1-w64" / "meta.json").read_text())

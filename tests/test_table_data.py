@@ -238,7 +238,6 @@ def test_a_report_reads_the_store_once(store_path, tmp_path):
         report.write_csv(frame, tmp_path / "csv", made)
         report.write_html(frame, tmp_path / "html")
         report.summary_tables(frame)
-        report.training_summary(frame)
     assert counting.calls == {"rows": 1, "models": 1, "conversions": 1, "environments": 1,
                               "targets": 1}
     assert len(frame.rows) == sum(1 for _ in Store(store_path).rows())

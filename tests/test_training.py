@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import FINDINGS_TITLE, POINTER, run_cli
 
 from browserdl.reports import findings, training_tables, tree
 from browserdl.reports.frame import Frame
@@ -64,6 +64,7 @@ def test_every_library_trains_the_loss_falls_times_and_cpu_are_sane(trained_once
         windows = phases["cpu_train"]["samples"]
         assert windows and all(0 <= w <= 100 * os.cpu_count() + 5 for w in windows), (runtime, backend)
     assert "Fig. 1 — training" in ran.out and "Table 2 — CPU utilisation" in ran.out
+    assert POINTER in ran.out and FINDINGS_TITLE not in ran.out and "Native (CPU)" not in ran.out
 
 
 def test_same_weights_same_batches_same_updates_as_native(trained_once):

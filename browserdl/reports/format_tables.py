@@ -27,7 +27,6 @@ def _parity_cell(row: dict) -> str:
 
 
 def conversions_table(frame: Frame, models: list[str] | None = None) -> Table | None:
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     rows = [r for r in frame.conversions if models is None or r["model"] in models]
     if not rows:
         return None
@@ -49,7 +48,6 @@ def conversions_table(frame: Frame, models: list[str] | None = None) -> Table | 
 def table3(frame: Frame) -> Table | None:
     """The paper's Table 3: model file size in MB per format (rows) and DNN depth (rows within),
     one column per width present; the paper's own number beside ours where it has one."""
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     sizes = frame.sizes
     grid = {frame.model(m).grid: m for m, _ in sizes if frame.model(m).family == "dnn"}
     if not grid:
@@ -86,7 +84,6 @@ def _paper_table3() -> dict[tuple[str, int, int], float]:
 
 def encoding_ratios(frame: Frame) -> Table | None:
     """Each format's size relative to TF.js's binary, raw and compressed (median over models)."""
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     sizes = frame.sizes
     models = {m for m, _ in sizes}
     base = {m: sizes[(m, BINARY_BASELINE)] for m in models if (m, BINARY_BASELINE) in sizes}

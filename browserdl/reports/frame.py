@@ -175,11 +175,6 @@ class Frame:
         return cls(current, store.models(), store.conversions(), store.environments(),
                    Path(path).name if path is not None else "", store.targets(), older)
 
-    @classmethod
-    def of(cls, source: Frame | Source) -> Frame:
-        """A Frame as given, or loaded from a store (for callers that still hand over a Store)."""
-        return source if isinstance(source, Frame) else cls.load(source)
-
     # --- shared maps, each computed on first use ---
 
     @cached_property

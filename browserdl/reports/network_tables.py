@@ -91,7 +91,6 @@ def ttfp_table(frame: Frame) -> Table | None:
 def accuracy_table(frame: Frame) -> Table | None:
     """Every measured format's accuracy on the test digits beside its size: what a quantized
     encoding's savings cost."""
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     accuracy = frame.accuracy
     if not accuracy:
         return None

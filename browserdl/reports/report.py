@@ -15,7 +15,7 @@ from browserdl.reports import (
     training_tables,
     tree,
 )
-from browserdl.reports.frame import Frame, Source
+from browserdl.reports.frame import Frame
 from browserdl.reports.table import Table
 
 
@@ -23,9 +23,8 @@ def _with_rows(candidates: list[Table | None]) -> list[Table]:
     return [t for t in candidates if t is not None and t.rows]
 
 
-def all_tables(frame: Frame | Source) -> list[Table]:
+def all_tables(frame: Frame) -> list[Table]:
     """Every table with data, in reading order."""
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     return _with_rows([
         tables.models_table(frame), paper_tables.table1(frame),
         format_tables.conversions_table(frame), format_tables.table3(frame),
@@ -42,14 +41,8 @@ def all_tables(frame: Frame | Source) -> list[Table]:
     ])
 
 
-def training_summary(frame: Frame | Source) -> list[Table]:
-    """What `measure training` ends with: Fig. 1, the ratios, Table 2, the losses, n/a."""
-    return _with_rows(training_tables.all_training_tables(Frame.of(frame)))
-
-
-def summary_tables(frame: Frame | Source) -> list[Table]:
+def summary_tables(frame: Frame) -> list[Table]:
     """What `study` ends with: the frameworks, sizes, inference and the browser/native ratio."""
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     return _with_rows([
         paper_tables.table1(frame), format_tables.table3(frame), format_tables.encoding_ratios(frame),
         paper_tables.figure_table(frame, "fig4"), loading_tables.ratio_table(frame),
@@ -60,22 +53,20 @@ def summary_tables(frame: Frame | Source) -> list[Table]:
         tables.older_protocols_table(frame)])
 
 
-def write_csv(frame: Frame | Source, folder: Path, tables_: list[Table] | None = None) -> list[Path]:
+def write_csv(frame: Frame, folder: Path, tables_: list[Table] | None = None) -> list[Path]:
     """trials.csv and one CSV per table (`tables_`, by default every table) into `folder`."""
     from browserdl.reports.csv_tables import write_all
 
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     return write_all(frame, all_tables(frame) if tables_ is None else tables_, folder)
 
 
-def write_html(frame: Frame | Source, out_dir: Path) -> Path:
+def write_html(frame: Frame, out_dir: Path) -> Path:
     """workspace/report/index.html: tables, plots (PNG + SVG beside it), decision trees and
     findings, one self-contained file."""
     from html import escape
 
     from browserdl.reports import html, plots
 
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     figures = plots.render_all(frame, out_dir / "figures")
     tree_sections = []
     for result in tree.decision_trees(frame):

@@ -60,7 +60,6 @@ def fmt_summary(summary: Summary, unit: str, spread: bool = True) -> str:
 
 
 def models_table(frame: Frame, ids: list[str] | None = None) -> Table:
-    frame = Frame.of(frame)  # pipeline may still hand over a Store
     table = Table("Reference models", columns("model", "architecture", "trainable params",
                                               "FLOPs / sample", "test accuracy", "trained on",
                                               right={"trainable params", "FLOPs / sample",

@@ -1,0 +1,80 @@
+"""`study`: the whole pipeline as one plan — what it trains, converts and measures per preset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from browserdl import pipeline
+from browserdl.converter.convert import lookup
+from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.native import NativeOptions
+from browserdl.loaders.runtimes import RUNTIMES, encodings
+from browserdl.loaders.sweep import SweepSummary
+from browserdl.loaders.training import DEFAULT_BATCHES, TrainingOptions, trainable_runtimes
+from browserdl.models.train import TrainOptions
+from browserdl.models.zoo import ModelSpec
+from browserdl.workspace import Workspace
+
+# quick: minutes on 2 cores; paper: the TF.js benchmark page's 50 steady-state runs
+STUDY_RUNS = {"quick": 10, "paper": 50}
+# training: (trials, batches); each trial already times many batches, and synaptic is slow
+STUDY_TRAINING = {"quick": (1, 10)}  # else: --trials, DEFAULT_BATCHES
+# encodings compared on one small DNN: (network profiles, compressions); quick: 1 trial each
+STUDY_NETWORK = {"quick": (["4g"], ["none", "br"]),
+                 "paper": (["wifi", "4g", "3g"], ["none", "gzip", "br"])}
+ENCODINGS_BACKENDS = ["cpu", "fallback", "wasm"]  # the backends the encodings are compared on
+ENCODINGS = encodings(ENCODINGS_BACKENDS)  # the formats of the runtimes in the study (runtimes.py)
+ENCODINGS_MODEL = "dnn-d1-w64"
+
+STAGES = ["train", "convert all-formats", "measure sizes", "measure loading (native)",
+          "measure loading (browser)", "measure training", "measure loading (network)",
+          "measure accuracy"]
+
+
+def study(ws: Workspace, preset: str, specs: list[ModelSpec], trials: int,
+          libraries: dict[str, Path], mnist: Path | None = None) -> tuple[SweepSummary, int]:
+    """Train, convert all-formats, measure sizes, loading (native, then in the browser), training,
+    the encodings under network profiles and their accuracy, under one progress display.
+
+    Returns what the sweeps did and how many conversions failed parity."""
+    ids = [s.id for s in specs]
+    runs = STUDY_RUNS.get(preset, 50)
+    in_browser = [r for r in RUNTIMES if not RUNTIMES[r].native]
+    with pipeline.progress_bar() as progress:  # one display: each stage's bar joins it
+        overall = progress.add_task(f"study {preset}", total=len(STAGES))
+
+        def stage(done: int) -> None:
+            progress.update(overall, completed=done,
+                            description=f"study {preset}: {STAGES[min(done, len(STAGES) - 1)]}")
+
+        stage(0)
+        pipeline.train(ws, specs, TrainOptions(mnist=mnist))
+        stage(1)
+        failed = pipeline.convert(ws, ids, lookup(None), verify=True, force=False,
+                                  libraries=libraries, show=False)
+        stage(2)
+        pipeline.sizes(ws)
+        stage(3)
+        summary = SweepSummary()
+        for runtime in (r for r in RUNTIMES if RUNTIMES[r].native):
+            summary += pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False, runtime)
+        stage(4)
+        summary += pipeline.measure_browser(ws, ids, in_browser, None, None, trials,
+                                            [BrowserOptions(runs=runs)], False, libraries)
+        stage(5)
+        training_trials, batches = STUDY_TRAINING.get(preset, (trials, DEFAULT_BATCHES))
+        summary += pipeline.measure_training(ws, ids, trainable_runtimes(), None, training_trials,
+                                             TrainingOptions(batches=batches), False, libraries)
+        stage(6)
+        if ENCODINGS_MODEL in ids:  # the encodings under real network conditions
+            networks, compressions = STUDY_NETWORK.get(preset, STUDY_NETWORK["paper"])
+            summary += pipeline.measure_browser(
+                ws, [ENCODINGS_MODEL], in_browser, ENCODINGS_BACKENDS,
+                ENCODINGS, 1 if preset == "quick" else trials,
+                [BrowserOptions(runs, "cold", 120, n, c) for n in networks for c in compressions], False,
+                libraries)
+        stage(7)
+        if ENCODINGS_MODEL in ids:  # what each encoding keeps of the model's accuracy
+            summary += pipeline.measure_accuracy(ws, [ENCODINGS_MODEL], None, False, libraries)
+        stage(8)
+    return summary, failed
