@@ -50,7 +50,7 @@ def swept(converted):
 
 
 def _timing_rows(rows):
-    return [r for r in rows if r["setting"].startswith("cache=")]
+    return [r for r in rows if r["kind"] == "load" and "cache" in r["settings"]]
 
 
 def test_every_runtime_and_backend_stores_every_phase_positive(swept, converted):

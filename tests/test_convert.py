@@ -93,7 +93,7 @@ def test_sizes_give_table_3_with_compressed_bytes(small_zoo, tmp_path):
     assert FINDINGS_TITLE not in ran.out
     with Store(ws / "results.sqlite") as store:
         sizes = {(r["model"], r["format"], r["phase"]): r["value"] for r in store.rows()
-                 if r["setting"] == "sizes"}
+                 if r["kind"] == "size"}
     for model in ("dnn-d1-w64", "cnn-l6-w20", "rnn-l1-w8"):
         raw = sizes[(model, "tfjs-layers", "size_raw")]
         assert raw == Manifest.load(ws / "formats" / model / "tfjs-layers").total_bytes

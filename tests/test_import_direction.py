@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).parent.parent / "browserdl"
 # except `results`, the neutral records and store that loaders write and reports read.
 FLOW = ["models", "converter", "loaders", "results", "reports"]
 SHARED = {"errors", "workspace", "environment", "quiet", "__init__"}  # importable by all
-TOP = {"cli", "pipeline", "conversion", "doctor", "__main__"}  # above the flow: may import all
+TOP = {"cli", "pipeline", "study", "conversion", "doctor", "__main__"}  # above the flow: may import all
 
 
 def _imports(path: Path) -> list[str]:

@@ -107,7 +107,7 @@ def test_accuracy_of_each_encoding_on_the_test_digits(converted):
     assert "Accuracy of each encoding" in ran.out and POINTER in ran.out
     assert FINDINGS_TITLE not in ran.out and "Time to first prediction" not in ran.out
     with Store(converted / "results.sqlite") as store:
-        acc = {(r["format"], r["phase"]): r["value"] for r in store.rows() if r["setting"] == "accuracy"}
+        acc = {(r["format"], r["phase"]): r["value"] for r in store.rows() if r["kind"] == "accuracy"}
     meta = json.loads((converted / "models" / "dnn-d1-w64" / "meta.json").read_text())
     assert acc[("keras-h5", "accuracy")] == pytest.approx(meta["test_accuracy"], abs=1e-4)
     assert all(acc[(f, "n")] == 2000 for f in ("keras-h5", "tfjs-layers-u8", "brainjs"))

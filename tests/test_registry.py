@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from browserdl import cli, doctor
+from browserdl import doctor, study
 from browserdl.converter import FORMATS
 from browserdl.loaders import native
 from browserdl.loaders.runtimes import JS_DIR, RUNTIMES, encodings, json_formats
@@ -101,11 +101,11 @@ def test_json_formats_are_the_json_libraries():
 
 
 def test_encodings_are_the_formats_the_study_compared():
-    assert sorted(cli.ENCODINGS) == sorted([
+    assert sorted(study.ENCODINGS) == sorted([
         "convnetjs", "brainjs", "synaptic", "mind", "tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8",
         "kerasjs", "webdnn-fallback", "webdnn-fallback-8bit", "onnx"])
-    assert encodings(["cpu", "fallback", "wasm"]) == cli.ENCODINGS
-    assert cli.ENCODINGS_BACKENDS == ["cpu", "fallback", "wasm"]
+    assert encodings(["cpu", "fallback", "wasm"]) == study.ENCODINGS
+    assert study.ENCODINGS_BACKENDS == ["cpu", "fallback", "wasm"]
     assert encodings(["webgl"]) == ["tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8", "webdnn-webgl",
                                     "webdnn-webgl-8bit", "onnx-webgl"]
     assert encodings(["gpu", "webassembly"]) == ["kerasjs", "webdnn-webassembly"]

@@ -19,7 +19,7 @@ def test_study_runs_every_stage_and_prints_the_tables(workspace_copy):
     assert {"native", "tfjs", "convnetjs", "kerasjs"} <= {r["runtime"] for r in rows}
     native = {r["phase"] for r in rows if r["runtime"] == "native" and r["setting"].startswith("call=")}
     assert {"load", "warmup", "inference", "batch_inference"} <= native
-    assert {r["phase"] for r in rows if r["setting"] == "sizes"} == {
+    assert {r["phase"] for r in rows if r["kind"] == "size"} == {
         "files", "size_raw", "size_gzip", "size_brotli"}
     assert len(next(r["samples"] for r in rows if r["runtime"] == "tfjs"
                     and r["phase"] == "inference")) == 10  # the quick preset's runs

@@ -42,7 +42,7 @@ def trained_once(converted):
                   "--batches", str(BATCHES))
     assert ran.code == 0, ran.err
     with Store(converted / "results.sqlite") as store:
-        return ran, [r for r in store.rows() if r["setting"].startswith("train=")]
+        return ran, [r for r in store.rows() if r["kind"] == "train"]
 
 
 def _phases(rows, runtime, backend):
@@ -150,7 +150,7 @@ def test_mind_trains_a_tanh_dnn_with_the_users_library(converted):
                   "--trials", "1", "--batches", "10", "--lr", "0.0001", "--lib", f"mind={library}")
     assert ran.code == 0, ran.err
     with Store(converted / "results.sqlite") as store:
-        rows = [r for r in store.rows() if r["runtime"] == "mind" and r["setting"].startswith("train=")]
+        rows = [r for r in store.rows() if r["runtime"] == "mind" and r["kind"] == "train"]
     phases = {r["phase"]: r for r in rows}
     assert phases["loss_after"]["value"] < phases["loss_before"]["value"]
     assert phases["train_batch"]["detail"]["updates"].startswith("full batch")
