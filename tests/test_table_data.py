@@ -148,30 +148,17 @@ def populate(store: Store) -> None:
 class CountingStore:
     """A Store that counts how often each reading method is called."""
 
+    READERS = ("rows", "models", "conversions", "environments", "targets")
+
     def __init__(self, store: Store) -> None:
-        self.store, self.calls = store, {"rows": 0, "models": 0, "conversions": 0,
-                                         "environments": 0, "targets": 0}
-        self.path = store.path
+        self.store, self.path = store, store.path
+        self.calls = dict.fromkeys(self.READERS, 0)
 
-    def rows(self):
-        self.calls["rows"] += 1
-        return self.store.rows()
-
-    def models(self):
-        self.calls["models"] += 1
-        return self.store.models()
-
-    def conversions(self):
-        self.calls["conversions"] += 1
-        return self.store.conversions()
-
-    def environments(self):
-        self.calls["environments"] += 1
-        return self.store.environments()
-
-    def targets(self):
-        self.calls["targets"] += 1
-        return self.store.targets()
+    def __getattr__(self, name: str):
+        if name not in self.READERS:
+            raise AttributeError(name)
+        self.calls[name] += 1
+        return getattr(self.store, name)
 
 
 @pytest.fixture(scope="module")
