@@ -43,6 +43,39 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ws
 
 
+@pytest.fixture(scope="session")
+def converted_all(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """trained's dnn-d1-w64 converted into every format, parity checked (read-only: copy it)."""
+    ws = tmp_path_factory.mktemp("converted-all")
+    shutil.copytree(trained, ws, dirs_exist_ok=True)
+    ran = run_cli(ws, "convert", "all-formats")
+    assert ran.code == 0, ran.err
+    return ws
+
+
+@pytest.fixture(scope="session")
+def small_sweep(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real sweep shared by the report tests (read-only: copy it): dnn-d1-w64 converted to
+    keras-h5, tfjs-layers and convnetjs, sizes measured, timed natively and in headless Chromium
+    (cpu, webgl), 2 cold trials of 5 runs each."""
+    ws = tmp_path_factory.mktemp("small-sweep")
+    shutil.copytree(trained, ws, dirs_exist_ok=True)
+    for args in (("convert", "all-formats", "--formats", "keras-h5,tfjs-layers,convnetjs"),
+                 ("measure", "sizes"),
+                 ("measure", "loading", "--runtimes", "native,tfjs,convnetjs", "--backends",
+                  "cpu,webgl", "--trials", "2", "--runs", "5")):
+        ran = run_cli(ws, *args)
+        assert ran.code == 0, ran.err
+    return ws
+
+
+def copy_of(source: Path, factory: pytest.TempPathFactory, name: str) -> Path:
+    """A module's own copy of a shared workspace."""
+    ws = factory.mktemp(name) / "ws"
+    shutil.copytree(source, ws)
+    return ws
+
+
 @pytest.fixture
 def workspace_copy(trained: Path, tmp_path: Path) -> Path:
     ws = tmp_path / "ws"

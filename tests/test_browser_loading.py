@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import run_cli
+from conftest import copy_of, run_cli
 
 from browserdl.converter.base import Manifest
 from browserdl.loaders.browser import LAUNCH_ARGS, find_chromium
@@ -31,11 +31,8 @@ COMBOS = {("tfjs-layers", "tfjs", b) for b in ("cpu", "wasm", "webgl", "webgpu")
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory, trained):
-    ws = tmp_path_factory.mktemp("loading")
-    shutil.copytree(trained / "models", ws / "models")
-    ran = run_cli(ws, "convert", "all-formats")
-    assert ran.code == 0, ran.err
+def converted(tmp_path_factory, converted_all):
+    ws = copy_of(converted_all, tmp_path_factory, "loading")
     if not shutil.which("em++"):
         COMBOS.discard(("webdnn-webassembly", "webdnn", "webassembly"))
     return ws
@@ -98,7 +95,7 @@ def test_missing_or_corrupt_file_fails_its_trial_and_the_next_trial_runs(convert
     (ws / "formats" / "dnn-d1-w64" / "convnetjs" / "model.json").write_text('{"layers": [')
     ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs,convnetjs", "--backends", "cpu",
                   "--trials", "2", "--runs", "3", "--force")
-    assert ran.code == 1 and "Traceback" not in ran.err
+    assert ran.code == 1 and "Traceback" not in ran.err, (ran.code, ran.err)
     failures = [line for line in ran.err.splitlines() if line.startswith("failed")]
     assert len(failures) == 4  # 2 trials × 2 runtimes: each trial ran and failed on its own
     assert sum("HTTP 404" in line for line in failures) == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli, trial_key
+from conftest import copy_of, trial_key
 
 from browserdl.reports import html, loading_tables, tables
 from browserdl.reports.frame import Frame
@@ -22,16 +22,9 @@ PHASE_FIGURES = ["fig2-loading", "fig3-warmup", "fig4-inference", "ratio-browser
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory, trained) -> Path:
-    """dnn-d1-w64: native, tfjs cpu + webgl, convnetjs; 2 cold trials of 5 runs each."""
-    ws = tmp_path_factory.mktemp("report")
-    shutil.copytree(trained / "models", ws / "models")
-    ran = run_cli(ws, "convert", "all-formats", "--formats", "tfjs-layers,convnetjs")
-    assert ran.code == 0, ran.err
-    ran = run_cli(ws, "measure", "loading", "--runtimes", "native,tfjs,convnetjs",
-                  "--backends", "cpu,webgl", "--trials", "2", "--runs", "5")
-    assert ran.code == 0, ran.err
-    return ws / "results.sqlite"
+def sweep(tmp_path_factory, small_sweep) -> Path:
+    """The shared small real sweep (conftest.small_sweep): native, tfjs cpu + webgl, convnetjs."""
+    return copy_of(small_sweep, tmp_path_factory, "report") / "results.sqlite"
 
 
 @pytest.fixture(scope="module")

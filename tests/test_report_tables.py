@@ -1,10 +1,9 @@
 """The report's tables, built from a store holding a small real sweep."""
 
 import csv
-import shutil
 
 import pytest
-from conftest import run_cli
+from conftest import copy_of, run_cli
 
 from browserdl.reports import csv_tables, paper_tables, report
 from browserdl.reports.frame import Frame
@@ -12,17 +11,8 @@ from browserdl.results.store import Store
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory, trained):
-    ws = tmp_path_factory.mktemp("report")
-    shutil.copytree(trained / "models", ws / "models")
-    shutil.copy(trained / "results.sqlite", ws / "results.sqlite")
-    for args in (("convert", "all-formats", "--formats", "keras-h5,tfjs-layers,convnetjs"),
-                 ("measure", "sizes"),
-                 ("measure", "loading", "--runtimes", "native,tfjs,convnetjs", "--backends",
-                  "cpu,webgl", "--trials", "2", "--runs", "5")):
-        ran = run_cli(ws, *args)
-        assert ran.code == 0, ran.err
-    return ws
+def sweep(tmp_path_factory, small_sweep):
+    return copy_of(small_sweep, tmp_path_factory, "report")
 
 
 def _frame(sweep) -> Frame:

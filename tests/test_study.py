@@ -1,9 +1,11 @@
-from conftest import run_cli
+from conftest import copy_of, run_cli
 
 from browserdl.results.store import Store
 
 
-def test_study_runs_every_stage_and_prints_the_tables(workspace_copy):
+def test_study_runs_every_stage_and_prints_the_tables(converted_all, tmp_path_factory):
+    # from the shared conversions: study reuses each up-to-date file and checks its parity again
+    workspace_copy = copy_of(converted_all, tmp_path_factory, "study")
     ran = run_cli(workspace_copy, "study", "--models", "dnn-d1-w64", "--trials", "1")
     assert ran.code == 0, ran.err
     for title in ("Table 1", "Table 3", "Fig. 4", "Browser ÷ native", "Fig. 1 — training", "Table 2",

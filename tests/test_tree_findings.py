@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, trial_key
+from conftest import copy_of, trial_key
 from rich.console import Console
 
 from browserdl.reports.findings import CONTRADICTS, LACKS, SUPPORTS, evaluate, findings_table
@@ -21,18 +20,9 @@ PAPER = Path(__file__).parents[1] / "browserdl" / "reports" / "paper_numbers.jso
 
 
 @pytest.fixture(scope="module")
-def sweep(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small real sweep: dnn-d1-w64 converted to tfjs-layers and convnetjs, sizes measured,
-    timed natively and in headless Chromium (cpu, webgl)."""
-    ws = tmp_path_factory.mktemp("sweep") / "ws"
-    shutil.copytree(trained, ws)
-    for args in (("convert", "all-formats", "--formats", "tfjs-layers,convnetjs"),
-                 ("measure", "sizes"),
-                 ("measure", "loading", "--runtimes", "native,tfjs,convnetjs", "--backends",
-                  "cpu,webgl", "--trials", "2", "--runs", "5")):
-        ran = run_cli(ws, *args)
-        assert ran.code == 0, ran.err
-    return ws / "results.sqlite"
+def sweep(small_sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared small real sweep (conftest.small_sweep): dnn-d1-w64 natively and in Chromium."""
+    return copy_of(small_sweep, tmp_path_factory, "sweep") / "results.sqlite"
 
 
 def _synthetic_store(path: Path) -> Store:
