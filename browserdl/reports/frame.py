@@ -18,7 +18,6 @@ from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.reports.stats import Summary, phase_summaries
 from browserdl.results.records import settings_text
 
-KINDS = ("load", "train", "accuracy", "size")
 GPU_BACKENDS = {"webgl", "webgpu", "gpu"}
 # browser phase(s) ↔ the native phase that does the same work (TensorFlow's import is its
 # library phase; onnxruntime's worker calls it `library`): (label, browser phases, native phase)
@@ -37,7 +36,7 @@ def settings(row: dict[str, Any]) -> dict[str, str]:
 
 
 def kind(row: dict[str, Any]) -> str:
-    """One of KINDS: load (browser or native timing), train, accuracy or size (the files)."""
+    """The trial's Kind (results.records) as text: load, train, accuracy or size."""
     return str(row["kind"])
 
 

@@ -65,10 +65,6 @@ class Target:
     def fingerprint(self) -> str:
         return hashlib.sha256(f"{self.name}\n{self.info}".encode()).hexdigest()[:16]
 
-    @property
-    def data(self) -> dict[str, Any]:
-        return json.loads(self.info)
-
 
 @dataclass(frozen=True)
 class TrialKey:
