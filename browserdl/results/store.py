@@ -146,7 +146,8 @@ class Store:
                               (key.target.name, key.target.fingerprint)).fetchone()
         if row is None:
             return False
-        identity = (*_key_fields(key)[:4], row[0], *_key_fields(key)[4:])
+        fields = _key_fields(key)
+        identity = (*fields[:4], row[0], *fields[4:])
         return self.db.execute(f"SELECT 1 FROM trials WHERE {_MATCH} AND ok = 1",
                                identity).fetchone() is not None
 
