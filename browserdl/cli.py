@@ -168,6 +168,20 @@ def _choices(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
     return chosen
 
 
+NativeThreads = Annotated[str, typer.Option(
+    help="Native thread counts, comma-separated: 1 (one intra- and one inter-op thread, as the "
+         "page's JS) and/or all (every core, as a user gets it).")]
+
+
+def _threads(text: str) -> tuple[str, ...]:
+    chosen = _split(text) or []
+    bad = [t for t in chosen if t != "all" and not (t.isdigit() and int(t) >= 1)]
+    if bad or not chosen:
+        raise UserError(f"--native-threads {text}: give 1, all or a thread count, comma-separated "
+                        "(e.g. --native-threads 1,all)")
+    return tuple(dict.fromkeys(chosen))
+
+
 def _check_browser(browser: Path | None) -> None:
     if browser is not None and not browser.is_file():
         raise UserError(f"--browser {browser}: no such executable; give the path of a Chromium "
@@ -188,7 +202,10 @@ def measure_loading(
     batch: Annotated[int, typer.Option(min=1, help="Native batch size (the browser uses the "
                                        "parity batch: 32 inputs).")] = 32,
     call: Annotated[str, typer.Option(
-        help="Native timed call: direct = model(x, training=False) (fast), or predict.")] = "direct",
+        help="Native TensorFlow calls timed, comma-separated or all: graph = tf.function(model) "
+             "(the default, the baseline), xla = the same with jit_compile, direct = eager "
+             "model(x, training=False), predict = model.predict.")] = "graph",
+    native_threads: NativeThreads = "1,all",
     timeout: Annotated[float, typer.Option(help="Seconds before a trial counts as hung.")] = 120,
     network: Annotated[str, typer.Option(
         help=f"Comma-separated network profiles the downloads go through: {', '.join(NETWORKS)} "
@@ -203,8 +220,8 @@ def measure_loading(
 ) -> None:
     """Time every phase of every converted model natively and in headless Chromium."""
     wanted = _runtimes(runtimes, list(RUNTIMES))
-    if call not in CALLS:
-        raise UserError(f"--call {call}: choose one of {', '.join(CALLS)}")
+    chosen = _choices(call, (*CALLS, "all"), "--call")
+    calls = CALLS if "all" in chosen else tuple(chosen)
     if cache not in ("cold", "warm"):
         raise UserError(f"--cache {cache}: choose cold or warm")
     networks = _choices(network, NETWORKS, "--network")
@@ -214,7 +231,7 @@ def measure_loading(
     ws = _ws()
     summary = pipeline.measure_loading(
         ws, pipeline.trained_selection(ws, models), wanted, _split(backends), _split(formats), trials,
-        NativeOptions(runs, batch, call, timeout), options, force,
+        NativeOptions(runs, batch, calls, _threads(native_threads), timeout), options, force,
         _name_paths(lib, "--lib", "mind=./mind/index.js"), browser, browser_endpoint, serve_host)
     pipeline.print_loading(ws, wanted, options)
     pipeline.finish(summary)
@@ -244,6 +261,7 @@ def measure_training(
         min=0.0, help="Plain SGD learning rate, the same for every library.")] = DEFAULT_LEARNING_RATE,
     trials: Annotated[int, typer.Option(min=1, help="Cold trials per model and runtime.")] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds before one call counts as hung.")] = 600,
+    native_threads: NativeThreads = "1,all",
     browser: BrowserPath = None, browser_endpoint: BrowserEndpoint = None,
     serve_host: ServeHost = "127.0.0.1",
     lib: Libs = None,
@@ -257,7 +275,8 @@ def measure_training(
     ws = _ws()
     summary = pipeline.measure_training(
         ws, pipeline.trained_selection(ws, models), wanted, _split(backends), trials,
-        TrainingOptions(batches, lr, timeout), force, _name_paths(lib, "--lib", "mind=./mind/index.js"),
+        TrainingOptions(batches, lr, timeout, _threads(native_threads)), force,
+        _name_paths(lib, "--lib", "mind=./mind/index.js"),
         browser, browser_endpoint, serve_host)
     pipeline.print_training(ws)
     pipeline.finish(summary)

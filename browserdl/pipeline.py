@@ -260,7 +260,7 @@ def print_loading(ws: Workspace, runtimes: list[str], browser_options: list[Brow
     ratios when timed over plain loopback, time to first prediction under a network or compression."""
     makers: list[Callable[[Frame], Table | None]] = []
     if any(RUNTIMES[r].native for r in runtimes):
-        makers.append(tables.native_table)
+        makers += [tables.native_table, tables.native_calls_table]
     if not all(RUNTIMES[r].native for r in runtimes):
         makers.append(loading_tables.browser_table)
         shaped = [o.network != NO_NETWORK or o.compression != "none" for o in browser_options]

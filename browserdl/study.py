@@ -8,6 +8,7 @@ from browserdl import pipeline
 from browserdl.converter.convert import lookup
 from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.native import NativeOptions
+from browserdl.loaders.native_worker import CALLS
 from browserdl.loaders.runtimes import RUNTIMES, encodings
 from browserdl.loaders.sweep import SweepSummary
 from browserdl.loaders.training import DEFAULT_BATCHES, TrainingOptions, trainable_runtimes
@@ -57,7 +58,8 @@ def study(ws: Workspace, preset: str, specs: list[ModelSpec], trials: int,
         stage(3)
         summary = SweepSummary()
         for runtime in (r for r in RUNTIMES if RUNTIMES[r].native):
-            summary += pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs), False, runtime)
+            summary += pipeline.measure_native(ws, ids, trials, NativeOptions(runs=runs, calls=CALLS),
+                                               False, runtime)
         stage(4)
         summary += pipeline.measure_browser(ws, ids, in_browser, None, None, trials,
                                             [BrowserOptions(runs=runs)], False, libraries)

@@ -25,9 +25,10 @@ def _trials(ws):
 
 def test_measure_loading_prints_its_own_tables_and_points_to_the_report(workspace_copy):
     ran = run_cli(workspace_copy, "measure", "loading", "--runtimes", "native",
-                  "--trials", "1", "--runs", "5")
+                  "--trials", "1", "--runs", "5", "--native-threads", "1")
     assert ran.code == 0, ran.err
     assert "Native (CPU): phase medians" in ran.out and POINTER in ran.out
+    assert "Native calls" in ran.out
     assert ran.out.rstrip().endswith(POINTER)
     for other in (FINDINGS_TITLE, "Reference models", "In the browser", "Browser ÷ native",
                   "Time to first prediction"):
@@ -36,9 +37,9 @@ def test_measure_loading_prints_its_own_tables_and_points_to_the_report(workspac
 
 def test_native_trial_stores_every_phase_positive_and_export_round_trips(workspace_copy):
     ran = run_cli(workspace_copy, "measure", "loading", "--runtimes", "native",
-                  "--trials", "2", "--runs", "10")
+                  "--trials", "2", "--runs", "10", "--native-threads", "1")
     assert ran.code == 0, ran.err
-    assert "Native (CPU): phase medians" in ran.out and "native direct b32" in ran.out
+    assert "Native (CPU): phase medians" in ran.out and "native graph b32, 1 thread" in ran.out
     with Store(workspace_copy / "results.sqlite") as store:
         rows = list(store.rows())
         envs = store.environments()
@@ -62,14 +63,15 @@ def test_native_trial_stores_every_phase_positive_and_export_round_trips(workspa
         assert record["phase"] == row["phase"] and float(record["value"]) == row["value"]
         assert record["ok"] == "True" and int(record["env_id"]) == row["env_id"]
         assert (record["target"], record["kind"], record["setting"]) == (
-            "native", "load", "call=direct,batch=32")
+            "native", "load", "call=graph,batch=32,threads=1")
         assert record["protocol"] == row["protocol"] and len(record["protocol"]) == 12
     lines = run_cli(workspace_copy, "export", "--format", "jsonl", "-o", "-").out.splitlines()
     assert [json.loads(line)["value"] for line in lines] == [r["value"] for r in rows]
     assert run_cli(workspace_copy, "export").code == 0
     assert (workspace_copy / "report" / "results.csv").read_text().count("\n") == len(rows) + 1
 
-    again = run_cli(workspace_copy, "measure", "loading", "--trials", "2", "--runs", "10")
+    again = run_cli(workspace_copy, "measure", "loading", "--trials", "2", "--runs", "10",
+                    "--native-threads", "1")
     assert "0 trials measured, 2 already stored" in again.err
     assert json.loads(lines[0])["kind"] == "load" and json.loads(lines[0])["target"] == "native"
 
@@ -83,7 +85,7 @@ def test_a_changed_protocol_measures_again_and_keeps_the_old_trials(workspace_co
     from browserdl.workspace import Workspace
 
     ws = Workspace.open(workspace_copy)
-    options = native.NativeOptions(runs=3)
+    options = native.NativeOptions(runs=3, threads=("1",))
 
     def sweep():
         with Store(ws.store_path) as store, Progress(disable=True) as progress:
@@ -103,7 +105,8 @@ def test_a_changed_protocol_measures_again_and_keeps_the_old_trials(workspace_co
 
 def test_killed_sweep_leaves_store_consistent_and_rerun_completes(workspace_copy):
     env = {**os.environ, "BROWSERDL_WORKSPACE": str(workspace_copy)}
-    args = [sys.executable, "-m", "browserdl", "measure", "loading", "--trials", "3", "--runs", "5"]
+    args = [sys.executable, "-m", "browserdl", "measure", "loading", "--trials", "3", "--runs", "5",
+            "--native-threads", "1"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 120
@@ -121,7 +124,8 @@ def test_killed_sweep_leaves_store_consistent_and_rerun_completes(workspace_copy
     db.close()
     assert all(count == len(PHASES) for _, count in per_trial) and len(per_trial) == len(first)
 
-    ran = run_cli(workspace_copy, "measure", "loading", "--trials", "3", "--runs", "5")
+    ran = run_cli(workspace_copy, "measure", "loading", "--trials", "3", "--runs", "5",
+                  "--native-threads", "1")
     assert ran.code == 0, ran.err
     assert f"{3 - len(first)} trials measured, {len(first)} already stored" in ran.err
     after = _trials(workspace_copy)
@@ -129,7 +133,8 @@ def test_killed_sweep_leaves_store_consistent_and_rerun_completes(workspace_copy
 
 
 def test_corrupt_h5_fails_its_trial_clearly_and_keeps_what_was_stored(workspace_copy):
-    assert run_cli(workspace_copy, "measure", "loading", "--trials", "1", "--runs", "5").code == 0
+    assert run_cli(workspace_copy, "measure", "loading", "--trials", "1", "--runs", "5",
+                   "--native-threads", "1").code == 0
     good = workspace_copy / "models" / "dnn-d1-w64"
     bad = workspace_copy / "models" / "dnn-d2-w64"
     bad.mkdir()
@@ -137,7 +142,8 @@ def test_corrupt_h5_fails_its_trial_clearly_and_keeps_what_was_stored(workspace_
     data = (good / "model.h5").read_bytes()
     (bad / "model.h5").write_bytes(data[: len(data) // 3])  # truncated
 
-    ran = run_cli(workspace_copy, "measure", "loading", "--trials", "2", "--runs", "5")
+    ran = run_cli(workspace_copy, "measure", "loading", "--trials", "2", "--runs", "5",
+                  "--native-threads", "1")
     assert ran.code == 1
     failures = [line for line in ran.err.splitlines() if line.startswith("failed")]
     assert len(failures) == 2  # both trials ran: the sweep went on after the first failure
@@ -152,3 +158,41 @@ def test_corrupt_h5_fails_its_trial_clearly_and_keeps_what_was_stored(workspace_
     assert bad_rows and not any(r["ok"] for r in bad_rows)
     # measure lists each failure on stderr (above); the table of failed trials is the report's
     assert "Failed trials" not in ran.out and "Failed trials" in run_cli(workspace_copy, "report").out
+
+
+def test_every_native_call_is_timed_in_one_trial_and_graph_beats_eager(workspace_copy):
+    ran = run_cli(workspace_copy, "measure", "loading", "--runtimes", "native", "--call", "all",
+                  "--native-threads", "1", "--trials", "1", "--runs", "30")
+    assert ran.code == 0, ran.err
+    assert "Native calls" in ran.out and "tracing" in ran.out
+    with Store(workspace_copy / "results.sqlite") as store:
+        rows = list(store.rows())
+    by_call: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        by_call.setdefault(r["settings"]["call"], {})[r["phase"]] = r
+    assert {"graph", "direct", "predict"} <= set(by_call) <= {"graph", "xla", "direct", "predict"}
+    for call, phases in by_call.items():
+        if call == "xla" and not phases.get("inference", {}).get("ok"):
+            (failed,) = {r["error"] for r in phases.values()}
+            assert failed.startswith("xla: ") and len(failed) > 5  # n/a with TensorFlow's reason
+            assert all(r["detail"].get("not_applicable") for r in phases.values())
+            continue
+        assert set(phases) >= PHASES, call
+        assert all(r["ok"] and r["value"] > 0 for r in phases.values()), call
+        assert len(phases["inference"]["samples"]) == 30
+        assert phases["inference"]["settings"]["threads"] == "1"  # stored as a setting
+        assert phases["inference"]["detail"]["calls_in_process"][0] == "graph"
+    # one process timed every call: the shared phases are the same numbers
+    assert len({phases["tf_import"]["value"] for phases in by_call.values() if "tf_import" in phases}) == 1
+    graph, direct = (by_call[c]["inference"]["value"] for c in ("graph", "direct"))
+    assert graph < direct, (graph, direct)  # the tf.function call beats Python's eager path
+    assert by_call["predict"]["inference"]["value"] > graph
+    # graph's warm-up traces the function: slower than its steady calls
+    assert by_call["graph"]["warmup"]["value"] > graph
+
+
+def test_native_options_are_checked(workspace_copy):
+    for option, value in (("--call", "jit"), ("--native-threads", "0"), ("--native-threads", "some")):
+        ran = run_cli(workspace_copy, "measure", "loading", option, value)
+        assert ran.code != 0 and "Traceback" not in ran.err
+        assert value in ran.err and len(ran.err.strip().splitlines()) == 1, ran.err

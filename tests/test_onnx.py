@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from conftest import run_cli
 
 from browserdl.converter import FORMATS
 from browserdl.converter.convert import Outcome, convert, read_source
-from browserdl.loaders import native
+from browserdl.loaders import native, native_worker
 from browserdl.loaders.parity import BOUNDS, compare, in_browser, reference, verify
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.session import BrowserSession
@@ -156,10 +157,10 @@ def test_ort_web_runs_each_backend_in_chromium_within_parity(ws, converted):
 
 def test_native_onnxruntime_trial_times_every_phase(ws, converted):
     converted("dnn-d1-w64", "onnx")
-    options = native.NativeOptions(runs=10)
+    options = native.NativeOptions(runs=10, threads=("1",))
     keys = native.keys(["dnn-d1-w64"], 2, options, runtime="ort-native")
     assert [(k.format, k.runtime, k.backend, k.setting) for k in keys] == [
-        ("onnx", "ort-native", "cpu", "call=run,batch=32")] * 2
+        ("onnx", "ort-native", "cpu", "call=run,batch=32,threads=1")] * 2
     run = native.runner(ws, options)
     for key in keys:
         result, versions = run(key)
@@ -174,9 +175,17 @@ def test_native_onnxruntime_trial_times_every_phase(ws, converted):
 
 
 def test_native_keys_default_to_tensorflow():
-    options = native.NativeOptions(call="predict", batch=8)
+    options = native.NativeOptions(calls=("predict",), batch=8, threads=("1",))
     (key,) = native.keys(["dnn-d1-w64"], 1, options)
-    assert (key.format, key.runtime, key.setting) == ("keras-h5", "native", "call=predict,batch=8")
+    assert (key.format, key.runtime, key.setting) == ("keras-h5", "native", "call=predict,batch=8,threads=1")
+    # every call, both thread counts: one key each, graph first (the default and the baseline)
+    keys = native.keys(["dnn-d1-w64"], 1, native.NativeOptions(calls=native_worker.CALLS))
+    assert [k.setting for k in keys][:2] == ["call=graph,batch=32,threads=1", "call=xla,batch=32,threads=1"]
+    assert len(keys) == 8 and {dict(k.settings)["threads"] for k in keys} == {"1", "all"}
+    # onnxruntime has one call, whatever is asked
+    asked = native.NativeOptions(calls=("predict",), threads=("all",))
+    (ort_key,) = native.keys(["m"], 1, asked, "ort-native")
+    assert ort_key.setting == "call=run,batch=32,threads=all"
 
 
 def test_ort_is_compared_with_native_onnxruntime(ws, converted):
@@ -190,7 +199,12 @@ def test_ort_is_compared_with_native_onnxruntime(ws, converted):
     from browserdl.results.store import Store
 
     with Store(ws.store_path) as store:
-        (row,) = [r for r in ratios(Frame.load(store)) if r["runtime"] == "ort"]
-    assert row["baseline"] == "ort-native" and row["backend"] == "wasm"
+        frame = Frame.load(store)
+    (row,) = [r for r in ratios(frame) if r["runtime"] == "ort"]
+    # ORT's wasm uses min(4, ceil(cores / 2)) threads: 1 on these 2 cores, so the 1-thread baseline
+    threads = min(4, -(-(os.cpu_count() or 1) // 2))
+    assert frame.threads[row["group"]] == threads
+    expected = "1 thread" if threads == 1 else "all threads"
+    assert row["baseline"] == f"ort-native run, {expected}" and row["backend"] == "wasm"
     assert all(row[label] > 0 for label in ("library", "load", "warm-up", "inference", "batch"))
     assert "ort-native" in ran.out

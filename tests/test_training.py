@@ -81,11 +81,25 @@ def test_same_weights_same_batches_same_updates_as_native(trained_once):
     assert per_sample["updates"].startswith("per sample") and "2y − 1" in per_sample["objective"]
 
 
+def test_native_trains_at_one_thread_and_every_core_in_a_compiled_graph(trained_once):
+    _, rows = trained_once
+    native = [r for r in rows if r["runtime"] == "native" and r["phase"] == "train_batch"]
+    assert sorted(r["settings"]["threads"] for r in native) == ["1", "all"]
+    for r in native:  # the worker checked how Keras ran the step
+        assert r["detail"]["train_step"].startswith("graph: train_on_batch ran Keras' tf.function")
+        assert len(r["samples"]) == BATCHES and all(t > 0 for t in r["samples"])
+
+
 def test_report_shows_fig1_ratios_table2_tree_and_findings(trained_once, converted):
     with Store(converted / "results.sqlite") as store:
         frame = Frame.load(store)
-    ratios = {(r["runtime"], r["backend"]): r["ratio"] for r in training_tables.training_ratios(frame)}
+    rows = training_tables.training_ratios(frame)
+    ratios = {(r["runtime"], r["backend"]): r["ratio"] for r in rows}
     assert set(ratios) == {(r, b) for _, r, b in COMBOS if r != "native"}
+    for r in rows:  # ÷ native at 1 thread, unless the library trained on wasm threads
+        threads = "all threads" if frame.threads[r["group"]] > 1 else "1 thread"
+        assert r["baseline"] == f"native train_on_batch, {threads}", r
+    assert "graph: train_on_batch" in " ".join(training_tables.training_ratio_table(frame).notes)
     assert all(v > 0 for v in ratios.values())
     assert any(r["task"] == "training" for r in tree.tree_rows(frame)["dnn"])
     width = next(f for f in findings.evaluate(frame) if f.number == 2)

@@ -141,6 +141,7 @@ def _result(fmt: Format, key: TrialKey, got: dict[str, Any], expected: np.ndarra
     parity = compare(expected, np.asarray(got["output"], dtype=np.float32), BOUNDS[fmt.precision])
     detail = {"backend_used": got["backend"], "max_diff": parity.max_diff,
               "renderer": got["env"]["renderer"], "library_bytes": got["library_bytes"],
+              "threads": got["threads"],
               "transfer": transfer}
     error = None
     if got["backend"] != key.backend:  # never assume the requested backend ran

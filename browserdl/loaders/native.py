@@ -28,24 +28,36 @@ def worker_format(runtime: str) -> str:
     return fmt
 
 
+THREADS = ("1", "all")  # one intra- and one inter-op thread (the page's JS), or every core
+DEFAULT_CALLS = ("graph",)  # tf.function: what an expert times; `direct` is Python's eager path
+
+
 @dataclass
 class NativeOptions:
     runs: int = 50  # steady-state single-sample calls, as the TF.js benchmark page does
     batch: int = 32
-    call: str = "direct"  # model(x, training=False); `predict` costs ~tens of ms per call
+    calls: tuple[str, ...] = DEFAULT_CALLS  # of native_worker.CALLS; a runtime with one call runs it
+    threads: tuple[str, ...] = THREADS
     timeout_s: float = 600.0
 
+    def calls_of(self, runtime: str) -> tuple[str, ...]:
+        """The calls `runtime`'s worker times: those asked that it has, in its order, else its first."""
+        own = RUNTIMES[runtime].calls
+        return tuple(c for c in own if c in self.calls) or own[:1]
 
-def settings_of(options: NativeOptions, runtime: str = "native") -> Settings:
-    call = options.call if RUNTIMES[runtime].calls else "run"
-    return settings(call=call, batch=options.batch)
+
+def settings_of(options: NativeOptions, call: str, threads: str) -> Settings:
+    return settings(call=call, batch=options.batch, threads=threads)
 
 
 def keys(models: list[str], trials: int, options: NativeOptions, runtime: str = "native") -> list[TrialKey]:
+    """One key per model × threads × call × trial; one worker process times every call of a
+    (model, threads, trial) (see runner)."""
     return [TrialKey(m, worker_format(runtime), runtime, BACKEND, Kind.LOAD,
-                     settings_of(options, runtime), t, native_target(),
+                     settings_of(options, call, threads), t, native_target(),
                      protocol.for_trial(Kind.LOAD, runtime))
-            for m in models for t in range(trials)]
+            for m in models for threads in options.threads for t in range(trials)
+            for call in options.calls_of(runtime)]
 
 
 def model_file(ws: Workspace, key: TrialKey) -> Path:
@@ -55,25 +67,52 @@ def model_file(ws: Workspace, key: TrialKey) -> Path:
     return ws.formats / key.model / key.format / FORMATS[key.format].entry
 
 
+Outcome = tuple[TrialResult, dict[str, Any]]
+
+
 def runner(ws: Workspace, options: NativeOptions):  # -> sweep.Runner
-    def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
-        runtime = RUNTIMES[key.runtime]
-        path = model_file(ws, key)
-        if not path.is_file():
-            return TrialResult(ok=False, error=f"{path} is missing: run `browserdl convert all-formats "
-                                                f"--models {key.model} --formats {key.format}`"), {}
-        command = [sys.executable, "-m", runtime.worker, str(path),
-                   "--runs", str(options.runs), "--batch", str(options.batch)]
-        if runtime.calls:
-            command += ["--call", options.call]
-        report, error, wall = run_worker(command, options.timeout_s)
-        if report is None:
-            return TrialResult(ok=False, error=error, wall_s=wall), {}
-        phases = [Phase(p["name"], p["value"], p["unit"], p["samples"]) for p in report["phases"]]
-        versions = report.get("versions", {})
-        return TrialResult(report["ok"], phases, report["error"], wall, detail=versions), versions
+    """Runs one worker per (model, runtime, threads, trial) for all of options' calls, in the
+    worker's fixed order, and hands each call's result to its key (a rerun that needs one call
+    runs them all again, so every call is always measured in the same company)."""
+    pending: dict[tuple[str, str, str, int], dict[str, Outcome]] = {}
+
+    def run(key: TrialKey) -> Outcome:
+        process = (key.model, key.runtime, dict(key.settings)["threads"], key.trial)
+        call = dict(key.settings)["call"]
+        if call not in pending.get(process, {}):
+            pending[process] = run_process(ws, key, options)
+        return pending[process].pop(call)
 
     return run
+
+
+def run_process(ws: Workspace, key: TrialKey, options: NativeOptions) -> dict[str, Outcome]:
+    """One worker process: each of its calls' outcome."""
+    runtime = RUNTIMES[key.runtime]
+    calls = options.calls_of(key.runtime)
+    path = model_file(ws, key)
+    if not path.is_file():
+        missing = TrialResult(ok=False, error=f"{path} is missing: run `browserdl convert all-formats "
+                                              f"--models {key.model} --formats {key.format}`")
+        return {c: (missing, {}) for c in calls}
+    command = [sys.executable, "-m", runtime.worker, str(path), "--runs", str(options.runs),
+               "--batch", str(options.batch), "--calls", ",".join(calls),
+               "--threads", dict(key.settings)["threads"]]
+    report, error, wall = run_worker(command, options.timeout_s)
+    if report is None or not report["ok"]:
+        failed = TrialResult(ok=False, error=error or report["error"], wall_s=wall)
+        return {c: (failed, (report or {}).get("versions", {})) for c in calls}
+    versions = report["versions"]
+    shared = [Phase(p["name"], p["value"], p["unit"], p["samples"]) for p in report["phases"]]
+    detail = {**versions, "cores": report["cores"], "calls_in_process": list(calls)}
+    outcomes = {}
+    for call in calls:
+        got = report["calls"].get(call, {"phases": [], "error": f"{call}: not run", "not_applicable": False})
+        phases = [Phase(p["name"], p["value"], p["unit"], p["samples"]) for p in got["phases"]]
+        result = TrialResult(got["error"] is None, shared + phases, got["error"], wall,
+                             detail={**detail, **({"not_applicable": True} if got["not_applicable"] else {})})
+        outcomes[call] = (result, versions)
+    return outcomes
 
 
 def run_worker(command: list[str], timeout_s: float) -> tuple[dict[str, Any] | None, str, float]:

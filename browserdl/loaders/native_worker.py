@@ -18,7 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CALLS = ("direct", "predict")  # model(x, training=False) | model.predict(x)
+# graph: tf.function(model) on a tensor; xla: the same with jit_compile=True; direct: the eager
+# model(x, training=False); predict: Keras' model.predict(x). Timed in this order in one process.
+CALLS = ("graph", "xla", "direct", "predict")
 
 
 def ms_since(start: int) -> float:
@@ -74,6 +76,14 @@ def time_inference(phases: Phases, infer: Callable[[Any], Any], one: Any, many: 
     phases.add("batch_inference", statistics.median(batch_samples), samples=batch_samples)
 
 
+def set_threads(tf: Any, threads: str) -> None:
+    """`1`: one intra-op and one inter-op thread (as the page's JS, unless wasm threads are on);
+    `all`: TensorFlow's default, every core. Must run before TensorFlow executes any op."""
+    if threads != "all":
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+
+
 def emit(out: dict[str, Any]) -> None:
     """Print the result line and leave at once: the interpreter's (and TensorFlow's slow)
     teardown is not part of any phase."""
@@ -82,7 +92,22 @@ def emit(out: dict[str, Any]) -> None:
     os._exit(0)
 
 
-def run(model_path: Path, runs: int, batch: int, call: str, seed: int = 0) -> dict[str, Any]:
+def calls(tf: Any, model: Any) -> dict[str, tuple[Callable[[Any], Any], bool]]:
+    """Each call -> (the call, returning numpy output as the page reads its result back; whether
+    it takes a pre-made tensor rather than the numpy input: graph and xla do, so the conversion
+    is not part of what they time)."""
+    graph = tf.function(lambda t: model(t, training=False))
+    xla = tf.function(lambda t: model(t, training=False), jit_compile=True)
+    return {"graph": (lambda t: graph(t).numpy(), True), "xla": (lambda t: xla(t).numpy(), True),
+            "direct": (lambda x: model(x, training=False).numpy(), False),
+            "predict": (lambda x: model.predict(x, batch_size=len(x), verbose=0), False)}
+
+
+def run(model_path: Path, runs: int, batch: int, wanted: list[str], threads: str = "all",
+        seed: int = 0) -> dict[str, Any]:
+    """Load once, then time each wanted call in CALLS order (graph first, so its numbers never
+    follow another call's); each call's warm-up is its own first call (graph: tracing, xla:
+    compiling). Returns the shared phases and, per call, its own."""
     phases = Phases()
     start = time.perf_counter_ns()
     import numpy as np
@@ -90,6 +115,7 @@ def run(model_path: Path, runs: int, batch: int, call: str, seed: int = 0) -> di
     import tf_keras
 
     phases.add("tf_import", ms_since(start))
+    set_threads(tf, threads)
     phases.versions.update(tensorflow=tf.__version__, tf_keras=tf_keras.__version__,
                            numpy=np.__version__)
 
@@ -105,10 +131,23 @@ def run(model_path: Path, runs: int, batch: int, call: str, seed: int = 0) -> di
     shape = model.input_shape[1:]
     one = rng.random((1, *shape), dtype=np.float32)
     many = rng.random((batch, *shape), dtype=np.float32)
-    infer = ((lambda x: model(x, training=False).numpy()) if call == "direct"
-             else (lambda x: model.predict(x, batch_size=len(x), verbose=0)))
-    time_inference(phases, infer, one, many, runs)
-    return phases.result()
+    made = calls(tf, model)
+    per_call: dict[str, dict[str, Any]] = {}
+    for name in (c for c in CALLS if c in wanted):
+        call, on_tensor = made[name]
+        inputs = (tf.constant(one), tf.constant(many)) if on_tensor else (one, many)
+        timing = Phases()
+        try:
+            time_inference(timing, call, *inputs, runs)
+        except Exception as exc:  # TensorFlow's own reason is the result
+            # xla that does not compile (its first call) is n/a; anything else is a failure
+            per_call[name] = {"phases": [], "error": f"{name}: {first_line(exc)}",
+                              "not_applicable": name == "xla" and not timing.phases}
+            continue
+        per_call[name] = {"phases": timing.phases, "error": None, "not_applicable": False}
+    out = phases.result()
+    out.update(calls=per_call, threads=threads, cores=os.cpu_count())
+    return out
 
 
 def main() -> None:
@@ -116,10 +155,11 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--call", choices=CALLS, default="direct")
+    parser.add_argument("--calls", default="graph", help=f"comma-separated: {', '.join(CALLS)}")
+    parser.add_argument("--threads", default="all", help="1 (or any count) or all")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    emit(run(args.model, args.runs, args.batch, args.call))
+    emit(run(args.model, args.runs, args.batch, args.calls.split(","), args.threads))
 
 
 if __name__ == "__main__":

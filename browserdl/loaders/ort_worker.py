@@ -1,14 +1,16 @@
 """One cold native ONNX Runtime trial in a fresh Python process: `python -m browserdl.loaders.ort_worker`.
 
 The same protocol as native_worker.py (TensorFlow), on the `onnx` format's model.onnx with
-onnxruntime's CPU execution provider and its default threads (as a user gets it). Prints one
-JSON line: {"ok", "phases": [{name, value, unit, samples}], "error", "versions"}.
+onnxruntime's CPU execution provider, with its default threads (`all`: as a user gets it) or
+one intra-op and one inter-op thread (`1`). Prints one JSON line in native_worker's shape, with
+its one call, `run` (InferenceSession.run).
 Kept import-light: importing onnxruntime is the `library` phase.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,10 @@ from browserdl.loaders.native_worker import Phases, emit, first_line, ms_since, 
 PROVIDER = "CPUExecutionProvider"
 
 
-def run(model_path: Path, runs: int, batch: int, seed: int = 0) -> dict[str, Any]:
+CALL = "run"
+
+
+def run(model_path: Path, runs: int, batch: int, threads: str = "all", seed: int = 0) -> dict[str, Any]:
     phases = Phases()
     start = time.perf_counter_ns()
     import numpy as np
@@ -29,7 +34,10 @@ def run(model_path: Path, runs: int, batch: int, seed: int = 0) -> dict[str, Any
 
     start = time.perf_counter_ns()
     try:
-        session = onnxruntime.InferenceSession(str(model_path), providers=[PROVIDER])
+        options = onnxruntime.SessionOptions()
+        if threads != "all":
+            options.intra_op_num_threads = options.inter_op_num_threads = int(threads)
+        session = onnxruntime.InferenceSession(str(model_path), options, providers=[PROVIDER])
     except Exception as exc:  # any reason a file does not load is this trial's failure
         return phases.result(f"cannot load {model_path.name}: {first_line(exc)} (convert again with "
                              f"`browserdl convert all-formats --models {model_path.parent.parent.name} "
@@ -41,8 +49,12 @@ def run(model_path: Path, runs: int, batch: int, seed: int = 0) -> dict[str, Any
     rng = np.random.default_rng(seed)
     one = rng.random((1, *shape), dtype=np.float32)
     many = rng.random((batch, *shape), dtype=np.float32)
-    time_inference(phases, lambda x: session.run(None, {spec.name: x}), one, many, runs)
-    return phases.result()
+    timing = Phases()
+    time_inference(timing, lambda x: session.run(None, {spec.name: x}), one, many, runs)
+    out = phases.result()
+    out.update(calls={CALL: {"phases": timing.phases, "error": None, "not_applicable": False}},
+               threads=threads, cores=os.cpu_count())
+    return out
 
 
 def main() -> None:
@@ -50,8 +62,10 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--calls", default=CALL, help="run: its only call")
+    parser.add_argument("--threads", default="all", help="1 (or any count) or all")
     args = parser.parse_args()
-    emit(run(args.model, args.runs, args.batch))
+    emit(run(args.model, args.runs, args.batch, args.threads))
 
 
 if __name__ == "__main__":

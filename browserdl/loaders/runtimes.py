@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from browserdl.converter import FORMATS
+from browserdl.loaders import native_worker, ort_worker  # import-light: their CALLS only
 
 JS_DIR = Path(__file__).parent / "js"
 PAGES_DIR = Path(__file__).parent / "pages"
@@ -34,8 +35,8 @@ class Runtime:
     native: bool = False  # runs in Python on the CPU (loaders/native.py), not in a browser
     baseline: str = "native"  # the native runtime a browser/native ratio divides by
     runs: tuple[str, ...] = ()  # formats written for another runtime that this one also runs
-    worker: str = ""  # native: run as `python -m WORKER MODEL --runs N --batch N [--call CALL]`
-    calls: bool = False  # native: the worker takes --call (TensorFlow: model(x) or model.predict)
+    worker: str = ""  # native: `python -m WORKER MODEL --runs N --batch N --calls C,… --threads T`
+    calls: tuple[str, ...] = ()  # native: the calls its worker can time, in the order it times them
     json: bool = False  # its format is one JSON text (finding 6 compares it with binary weights)
     encodings: bool = False  # its formats are in the study's encodings comparison
 
@@ -66,7 +67,7 @@ RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
         Runtime("native", ("cpu",), in_node=False, python=("tensorflow", "tf_keras"), trains="keras-h5",
-                native=True, worker="browserdl.loaders.native_worker", calls=True),
+                native=True, worker="browserdl.loaders.native_worker", calls=native_worker.CALLS),
         Runtime("tfjs", ("cpu", "wasm", "webgl", "webgpu"), in_node=True,
                 npm=("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@tensorflow/tfjs-backend-webgpu"),
                 python=("tensorflowjs",), trains="tfjs-layers", encodings=True),
@@ -84,7 +85,7 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("ort", ("wasm", "webgpu", "webgl"), in_node=True, npm=("onnxruntime-web",),
                 python=("tf2onnx",), baseline="ort-native", encodings=True),
         Runtime("ort-native", ("cpu",), in_node=False, python=("onnxruntime",), native=True, runs=("onnx",),
-                worker="browserdl.loaders.ort_worker"),
+                worker="browserdl.loaders.ort_worker", calls=(ort_worker.CALL,)),
     )
 }
 

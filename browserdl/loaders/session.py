@@ -190,6 +190,7 @@ class BrowserSession:
                 "samples": inferred["samples"],
                 "backend": loaded["backend"],
                 "library_bytes": loaded["libraryBytes"],
+                "threads": loaded["threads"],
                 "transfer": loaded["transfer"],
                 "env": loaded["env"],
                 "output": inferred["output"],

@@ -21,7 +21,7 @@ import numpy as np
 
 from browserdl.loaders import protocol
 from browserdl.loaders.browser_runner import library_version
-from browserdl.loaders.native import run_worker
+from browserdl.loaders.native import THREADS, run_worker
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
 from browserdl.models import data
 from browserdl.results.records import Kind, Phase, Settings, Target, TrialKey, TrialResult, settings
@@ -41,6 +41,7 @@ class TrainingOptions:
     batches: int = DEFAULT_BATCHES
     learning_rate: float = DEFAULT_LEARNING_RATE
     timeout_s: float = 600.0
+    native_threads: tuple[str, ...] = THREADS  # native TensorFlow's thread counts (loaders/native.py)
 
 
 def probe_size(options: TrainingOptions) -> int:
@@ -48,9 +49,10 @@ def probe_size(options: TrainingOptions) -> int:
     return min(PROBE, (options.batches + 1) * BATCH_SIZE)
 
 
-def settings_of(options: TrainingOptions) -> Settings:
+def settings_of(options: TrainingOptions, threads: str | None = None) -> Settings:
+    """A browser trial's settings; a native one's also say its thread count."""
     return settings(optimizer="sgd", lr=f"{options.learning_rate:g}", batch=BATCH_SIZE,
-                    batches=options.batches)
+                    batches=options.batches, **({"threads": threads} if threads else {}))
 
 
 @dataclass(frozen=True)
@@ -116,10 +118,13 @@ def plan(ws: Workspace, store: Store, models: list[str], runtimes: list[str],
 
 def keys(combos: list[tuple], trials: int, options: TrainingOptions, target: Target,
          libraries: dict[str, Any]) -> list[TrialKey]:
-    """The trials of `combos` on `target` (the browser, or this machine for native)."""
-    return [TrialKey(m, f, r, b, Kind.TRAIN, settings_of(options), t, target,
+    """The trials of `combos` on `target` (the browser, or this machine for native, once per
+    thread count)."""
+    return [TrialKey(m, f, r, b, Kind.TRAIN, settings_of(options, threads), t, target,
                      protocol.for_trial(Kind.TRAIN, r, libraries))
-            for m, f, r, b in combos for t in range(trials)]
+            for m, f, r, b in combos
+            for threads in (options.native_threads if RUNTIMES[r].native else (None,))
+            for t in range(trials)]
 
 
 def browser_runner(ws: Workspace, session: Any, options: TrainingOptions,
@@ -144,7 +149,7 @@ def browser_runner(ws: Workspace, session: Any, options: TrainingOptions,
                                    detail={"not_applicable": True}), env
             return TrialResult(False, error=reason, wall_s=wall), env
         env.update(renderer=got["env"]["renderer"], user_agent=got["env"]["userAgent"])
-        got["detail"] = {"renderer": got["env"]["renderer"]}
+        got["detail"] = {"renderer": got["env"]["renderer"], "threads": got["threads"]}
         return result(key, got, options, time.perf_counter() - started), env
 
     return run
@@ -158,13 +163,13 @@ def native_runner(ws: Workspace, options: TrainingOptions):  # -> sweep.Runner
                    "--batches", str(options.batches), "--batch-size", str(BATCH_SIZE),
                    "--probe", str(probe_size(options)), "--lr", repr(options.learning_rate),
                    "--loss", feed.loss,
-                   "--window-ms", str(CPU_WINDOW_MS)]
+                   "--window-ms", str(CPU_WINDOW_MS), "--threads", dict(key.settings)["threads"]]
         got, error, wall = run_worker(command, options.timeout_s)
         if got is None:
             return TrialResult(False, error=error, wall_s=wall), {}
         if "error" in got:
             return TrialResult(False, error=got["error"], wall_s=wall), {}
-        got["detail"] = dict(got["versions"])
+        got["detail"] = {**got["versions"], "train_step": got["train_step"]}
         return result(key, got, options, wall), got["versions"]
 
     return run

@@ -170,7 +170,7 @@ def _gpu_ratios(data: _Data, hardware: bool) -> list[tuple[str, float]]:
     for r in data.ratios:
         if (r["runtime"] == "tfjs" and r["backend"] in GPU_BACKENDS and "inference" in r
                 and not _OWN_MODELS.fullmatch(r["model"]) and _software(data, r["group"]) != hardware):
-            out.append((f"{r['model']} {r['backend']}", r["inference"]))
+            out.append((f"{r['model']} {r['backend']} (÷ {r['baseline']})", r["inference"]))
     return out
 
 

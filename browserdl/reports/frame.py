@@ -74,6 +74,33 @@ def baseline(runtime: str) -> str:
     return RUNTIMES[runtime].baseline if runtime in RUNTIMES else "native"
 
 
+def native_threads(group: Group) -> str:
+    """A native group's thread count: `1`, `all` or a count (before threads were a setting the
+    worker ran on TensorFlow's default, every core)."""
+    return group.get("threads", "all")
+
+
+def threads_text(threads: str) -> str:
+    return {"1": "1 thread", "all": "all threads"}.get(threads, f"{threads} threads")
+
+
+def native_label(group: Group) -> str:
+    """"native graph, 1 thread": the native trial a ratio divides by, as tables name it."""
+    call = group.get("call") or ("train_on_batch" if group.kind == "train" else "")
+    return f"{group.runtime} {call}, {threads_text(native_threads(group))}".replace("  ", " ")
+
+
+class Baseline(NamedTuple):
+    """The native trials a browser group's ratios divide by, and what they were."""
+
+    group: Group
+    phases: Phases
+
+    @property
+    def label(self) -> str:
+        return native_label(self.group)
+
+
 def loopback(group: Group) -> bool:
     """Timed over plain loopback (no network profile, no compression), or native: the trials
     the paper's figures, the ratios and the trees compare."""
@@ -214,14 +241,52 @@ class Frame:
         return {g: p for g, p in self.summaries.items() if g.kind == kind_}
 
     @cached_property
-    def native_baselines(self) -> dict[tuple[str, str], Phases]:
-        """(model, native runtime) -> its phases, onnxruntime's `library` also as `tf_import`."""
-        out: dict[tuple[str, str], Phases] = {}
-        for group, phases in self.groups("load").items():
-            if native(group.runtime):
-                out[(group.model, group.runtime)] = {
-                    **phases, **({"tf_import": phases["library"]} if "library" in phases else {})}
+    def threads(self) -> dict[Group, int]:
+        """The threads each browser group computed on, as its adapter said (1 when it said
+        nothing: only wasm threads are more)."""
+        out: dict[Group, int] = {}
+        for row in self.rows:
+            if not native(row["runtime"]):
+                group = group_key(row)
+                out[group] = max(out.get(group, 1), int(row["detail"].get("threads") or 1))
         return out
+
+    def wanted_threads(self, group: Group) -> str:
+        """The native thread count a browser group compares with: 1, unless it ran wasm threads."""
+        return "1" if self.threads.get(group, 1) <= 1 else "all"
+
+    @cached_property
+    def _native_loads(self) -> dict[tuple[str, str], list[tuple[Group, Phases]]]:
+        """(model, native runtime) -> its loopback load groups that timed inference."""
+        out: dict[tuple[str, str], list[tuple[Group, Phases]]] = defaultdict(list)
+        for group, phases in self.groups("load").items():
+            if native(group.runtime) and loopback(group) and "inference" in phases:
+                aliased = {**phases, **({"tf_import": phases["library"]} if "library" in phases else {})}
+                out[(group.model, group.runtime)].append((group, aliased))
+        return out
+
+    def native_reference(self, model: str, runtime: str, threads: str = "1") -> Baseline | None:
+        """The fastest call (steady single-sample inference median) of a native runtime on a
+        model at `threads`; at the nearest other thread count stored when that one is not."""
+        candidates = self._native_loads.get((model, runtime), [])
+        if not candidates:
+            return None
+        stored = {native_threads(g) for g, _ in candidates}
+        chosen = threads if threads in stored else ("all" if "all" in stored else min(stored))
+        group, phases = min(((g, p) for g, p in candidates if native_threads(g) == chosen),
+                            key=lambda c: c[1]["inference"][0].median)
+        return Baseline(group, phases)
+
+    def baseline_for(self, group: Group) -> Baseline | None:
+        """What a browser group's ratios divide by: its runtime's native baseline (TensorFlow;
+        onnxruntime for ort) on the same model, fastest call, at the thread count it used."""
+        return self.native_reference(group.model, baseline(group.runtime), self.wanted_threads(group))
+
+    @cached_property
+    def native_references(self) -> set[Group]:
+        """The native groups the figures draw: each model's reference at 1 thread."""
+        picked = (self.native_reference(m, r) for m, r in self._native_loads)
+        return {b.group for b in picked if b is not None}
 
     def _values(self, kind_: str) -> dict[tuple[str, str], dict[str, float]]:
         out: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)

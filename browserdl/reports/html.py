@@ -59,7 +59,10 @@ ticks in about 5&nbsp;µs; each native trial runs in a fresh Python process with
 <li><b>Phases</b>, timed inside the page: library (script fetch + evaluation), download (model
 bytes over HTTP), parse, build (framework objects, weight upload), warm-up (first inference),
 inference (many single-sample runs after warm-up; every run of every trial is kept) and a batch of
-32. Native: TensorFlow import, loading model.h5, warm-up, inference, batch.</li>
+32. Native: TensorFlow import, loading model.h5, warm-up, inference, batch, for each call
+(graph = <code>tf.function</code>, xla, eager direct, <code>predict</code>) at 1 thread and at
+every core; a ratio divides by the fastest call at 1 thread (every core for a wasm-threaded
+browser trial) and says which.</li>
 <li><b>Statistics.</b> Medians with p10–p90 over trials (inference pools every run); a
 coefficient of variation above 10&nbsp;% is flagged as unstable, never dropped.</li>
 <li><b>Parity.</b> Every converted model was loaded by the framework's own library and compared

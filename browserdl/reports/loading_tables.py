@@ -11,7 +11,6 @@ from browserdl.reports.frame import (
     Group,
     Phases,
     backend_label,
-    baseline,
     browser,
     loopback,
     setting_label,
@@ -74,20 +73,19 @@ def browser_use_table(frame: Frame) -> Table | None:
 
 def ratios(frame: Frame) -> list[dict[str, Any]]:
     """Browser ÷ native median per phase, for every loopback browser group whose model ran
-    natively on its runtime's baseline (TensorFlow; onnxruntime for ONNX Runtime Web)."""
-    native = frame.native_baselines
+    natively on its runtime's baseline (TensorFlow; onnxruntime for ONNX Runtime Web): its
+    fastest call at the browser's thread count (frame.baseline_for), named in `baseline`."""
     rows = []
     for group, phases in sorted(_browser_groups(frame).items()):
-        base = baseline(group.runtime)
-        if (group.model, base) not in native or not loopback(group):
+        reference = frame.baseline_for(group) if loopback(group) else None
+        if reference is None:
             continue
         row: dict[str, Any] = {"model": group.model, "format": group.format, "runtime": group.runtime,
-                               "backend": group.backend, "group": group, "baseline": base}
-        reference = native[(group.model, base)]
+                               "backend": group.backend, "group": group, "baseline": reference.label}
         for label, browser_parts, native_phase in RATIO_PHASES:
-            if all(p in phases for p in browser_parts) and native_phase in reference:
+            if all(p in phases for p in browser_parts) and native_phase in reference.phases:
                 browser_ms = sum(phases[p][0].median for p in browser_parts)
-                row[label] = browser_ms / reference[native_phase][0].median
+                row[label] = browser_ms / reference.phases[native_phase][0].median
         rows.append(row)
     return rows
 
@@ -99,8 +97,10 @@ def ratio_table(frame: Frame) -> Table | None:
     labels = [label for label, _, _ in RATIO_PHASES]
     table = Table("Browser ÷ native, per phase", columns(
         "model", "format", "runtime/backend", "÷", *labels, right=set(labels)), notes=[
-        "Medians; ÷ TensorFlow, or onnxruntime for ort; library ↔ TensorFlow's import, load = "
-        "download + parse + build ↔ loading the file."])
+        "Medians; ÷ = the native trials divided by: TensorFlow (onnxruntime for ort), its fastest "
+        "call on the model (see \"Native calls\"), at 1 thread unless the browser trial ran wasm "
+        "threads (then every core); library ↔ TensorFlow's import, load = download + parse + "
+        "build ↔ loading the file."])
     for row in rows:
         cells = [f"{row[label]:.2f}×" if label in row else "—" for label in labels]
         table.add(row["model"], row["format"], frame.runtime_label(row["group"]), row["baseline"], *cells)

@@ -18,9 +18,10 @@ FIGURES = {
     "fig3": ("Fig. 3 — warm-up", ("warmup",), "warmup"),
     "fig4": ("Fig. 4 — inference of one sample", ("inference",), "inference"),
 }
-_GRID = "DNN depth × width: one row per runtime/backend and depth, one column per width; "
+_GRID = ("DNN depth × width: one row per runtime/backend and depth, one column per width; native = "
+         "TensorFlow's fastest call at 1 thread (\"Native calls\" has the others); ")
 NOTES = {
-    "fig2": _GRID + "download + parse + build of cold trials (the library apart); native = "
+    "fig2": _GRID + "download + parse + build of cold trials (the library apart); native: "
             "loading model.h5 in TensorFlow.",
     "fig3": _GRID + "the first inference after loading, cold trials.",
     "fig4": _GRID + "the median of every steady-state run after warm-up.",
@@ -92,6 +93,8 @@ def _series(frame: Frame, browser_phases: tuple[str, ...], native_phase: str,
         if group.model not in models or not cold(group):
             continue
         if native(group.runtime):
+            if group not in frame.native_references:  # other calls: the "Native calls" table
+                continue
             label, wanted = group.runtime, (native_phase,)
         else:
             label = frame.runtime_label(group, with_setting=False)
@@ -143,7 +146,7 @@ def fig5_table(frame: Frame) -> Table | None:
     table = Table("Fig. 5 — Keras applications, inference of one image, median ms",
                   columns("runtime/backend", *models, right=set(models)), notes=[
                       "Random weights (the timings don't depend on them); native = TensorFlow "
-                      "on model.h5, in a fresh process per trial."])
+                      "on model.h5, its fastest call at 1 thread, in a fresh process per trial."])
     for label in series:
         table.add(label, *(_ms(values.get((m, label))) for m in models))
     return table

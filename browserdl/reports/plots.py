@@ -31,7 +31,9 @@ from browserdl.reports.frame import (
     group_key,
     loopback,
     native,
+    native_threads,
     setting_label,
+    threads_text,
 )
 from browserdl.reports.loading_tables import ratios
 from browserdl.reports.tables import model_order
@@ -60,6 +62,8 @@ Trials = dict[tuple[str, Group], dict[int, dict[str, Any]]]
 
 
 def series_key(group: Group) -> Group:
+    if native(group.runtime) and group.kind == "load":  # each model's reference: one series
+        return group._replace(model="", format="", settings=(("threads", native_threads(group)),))
     return group._replace(model="", format="")
 
 
@@ -72,6 +76,8 @@ def _collect(frame: Frame, keep: Callable[[Group], bool] = loopback) -> tuple[Tr
         group = group_key(row)
         if not row["ok"] or not row["phase"] or not keep(group):
             continue
+        if native(group.runtime) and group.kind == "load" and group not in frame.native_references:
+            continue  # the other calls and thread counts: the "Native calls" table
         key = series_key(group)
         trials[(row["model"], key)][row["trial"]][row["phase"]] = row
         if row["detail"].get("renderer"):
@@ -98,6 +104,9 @@ def _series(trials: Trials, browser_parts: tuple[str, ...], native_phase: str,
 
 
 def _label(key: Group, renderers: dict[Group, str]) -> str:
+    if native(key.runtime):
+        fastest = "fastest call, " if key.kind == "load" else ""
+        return f"{key.runtime} ({fastest}{threads_text(native_threads(key))})"
     return f"{key.runtime}/{backend_label(key.backend, renderers.get(key, ''))}{setting_label(key)}"
 
 
@@ -259,6 +268,8 @@ def _ratio_figure(frame: Frame, renderers: dict[Group, str], out_dir: Path) -> F
     caption = ("Each bar: the median over models of (browser median ÷ native median) for that phase "
                "(training: mean time per batch); "
                "whiskers p10–p90 over the models; dashed line = parity (1×). Library ↔ TF import, "
-               "load = download + parse + build ↔ loading model.h5." + _SPREAD.replace("Bars: median; "
+               "load = download + parse + build ↔ loading model.h5. Native = the fastest "
+               "TensorFlow call (onnxruntime for ort) at 1 thread, every core for wasm-threaded "
+               "trials." + _SPREAD.replace("Bars: median; "
                "whiskers: p10–p90; log scale. ", " Log scale. "))
     return Figure(name, title, caption, *_save(fig, out_dir, name))

@@ -29,7 +29,8 @@ def all_tables(frame: Frame) -> list[Table]:
         tables.models_table(frame), paper_tables.table1(frame),
         format_tables.conversions_table(frame), format_tables.table3(frame),
         format_tables.encoding_ratios(frame), tables.native_table(frame),
-        loading_tables.browser_table(frame), loading_tables.browser_use_table(frame),
+        tables.native_calls_table(frame), loading_tables.browser_table(frame),
+        loading_tables.browser_use_table(frame),
         *(paper_tables.figure_table(frame, f) for f in paper_tables.FIGURES),
         paper_tables.fig5_table(frame), loading_tables.ratio_table(frame),
         network_tables.ttfp_table(frame), network_tables.accuracy_table(frame),
@@ -45,8 +46,9 @@ def summary_tables(frame: Frame) -> list[Table]:
     """What `study` ends with: the frameworks, sizes, inference and the browser/native ratio."""
     return _with_rows([
         paper_tables.table1(frame), format_tables.table3(frame), format_tables.encoding_ratios(frame),
-        paper_tables.figure_table(frame, "fig4"), loading_tables.ratio_table(frame),
-        training_tables.fig1_table(frame), training_tables.training_ratio_table(frame),
+        paper_tables.figure_table(frame, "fig4"), tables.native_calls_table(frame),
+        loading_tables.ratio_table(frame), training_tables.fig1_table(frame),
+        training_tables.training_ratio_table(frame),
         training_tables.table2(frame), network_tables.ttfp_table(frame),
         network_tables.accuracy_table(frame), findings.findings_table(findings.evaluate(frame)),
         tables.failures_table(frame), tables.targets_table(frame),
@@ -76,7 +78,7 @@ def write_html(frame: Frame, out_dir: Path) -> Path:
             figures.append(plots.Figure(
                 f"fig6-{result.network}", f"Fig. 6 — decision tree, {result.network.upper()}",
                 "log(browser ÷ native time) predicted from backend, task, depth and width; "
-                "leaves show the ratio", png, svg))
+                "leaves show the ratio. " + tree.BASELINE_NOTE, png, svg))
         body = result.text if result.enough else result.message
         tree_sections.append(f"<h3>{escape(result.network.upper())}</h3><pre>{escape(body)}</pre>")
     extra = [("Decision trees (Fig. 6)", "\n".join(tree_sections))]

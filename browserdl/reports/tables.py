@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from browserdl.reports.frame import Frame, group_key, native
+from browserdl.reports.frame import Frame, group_key, loopback, native, native_threads, threads_text
 from browserdl.reports.stats import Summary
 from browserdl.reports.table import Table, columns
 
@@ -13,7 +13,8 @@ from browserdl.reports.table import Table, columns
 NATIVE_PHASES = [("tf_import", "import", False), ("load", "load", True),
                  ("warmup", "warm-up", True), ("inference", "inference", True),
                  ("batch_inference", "batch", True), ("peak_rss", "peak RSS", False)]
-CALLS = {"direct": "model(x, training=False)", "predict": "model.predict(x)",
+CALLS = {"graph": "tf.function(model) on a tensor", "xla": "the same, jit_compile=True",
+         "direct": "eager model(x, training=False)", "predict": "model.predict(x)",
          "run": "InferenceSession.run"}
 
 
@@ -90,13 +91,54 @@ def native_table(frame: Frame) -> Table | None:
         "import = TensorFlow's or onnxruntime's; batch = 32 inputs unless b says otherwise; call: "
         + "; ".join(f"{k} = {v}" for k, v in CALLS.items()) + "; b = the batch size."])
     for group, phases in sorted(summaries.items()):
-        call = f"{group.runtime} {group.get('call', '?')} b{group.get('batch', '?')}"
+        call = (f"{group.runtime} {group.get('call', '?')} b{group.get('batch', '?')}, "
+                f"{threads_text(native_threads(group))}")
         trials = phases["load"][0].n if "load" in phases else 0
         if "library" in phases:  # onnxruntime's import
             phases = {**phases, "tf_import": phases["library"]}
         cells = [fmt_summary(*phases[name], spread=spread) if name in phases else "—"
                  for name, _, spread in NATIVE_PHASES]
         table.add(group.model, call, str(trials), *cells)
+    return table
+
+
+def native_calls_table(frame: Frame) -> Table | None:
+    """Every native call × thread count per model, so a reader can redo any ratio; the one the
+    ratios divide by is marked."""
+    summaries = {g: s for g, s in frame.groups("load").items()
+                 if native(g.runtime) and "inference" in s}
+    not_applicable = {(group_key(r), r["error"]) for r in frame.rows
+                      if native(r["runtime"]) and r["detail"].get("not_applicable")}
+    if not summaries and not not_applicable:
+        return None
+    used = {b.group for b in (frame.baseline_for(g) for g in frame.threads if loopback(g))
+            if b is not None}
+    table = Table("Native calls", columns(
+        "model", "runtime", "threads", "call", "warm-up", "inference", "batch", "÷ fastest",
+        "ratios", right={"warm-up", "inference", "batch", "÷ fastest"}), notes=[
+        "Medians (inference p10–p90) over cold trials; one process per model, thread count and "
+        "trial times its calls in this order: " + "; ".join(f"{k} = {v}" for k, v in CALLS.items())
+        + ". Warm-up = each call's first call: for graph it includes tracing, for xla compiling.",
+        "÷ fastest = inference ÷ the fastest call at the same thread count; ratios = the call a "
+        "browser ÷ native ratio divides by (1 thread, or every core for wasm-threaded trials)."])
+    fastest: dict[tuple, float] = {}
+    for g, s in summaries.items():
+        where = (g.model, g.runtime, native_threads(g))
+        fastest[where] = min(fastest.get(where, float("inf")), s["inference"][0].median)
+    rows = [(g.model, g.runtime, native_threads(g), g.get("call", "?"), g, None) for g in summaries]
+    rows += [(g.model, g.runtime, native_threads(g), g.get("call", "?"), g, reason)
+             for g, reason in not_applicable if g not in summaries]
+    for model, runtime, threads, call, group, reason in sorted(
+            rows, key=lambda r: (model_order(r[0]), r[1], r[2], r[3])):
+        if reason is not None:
+            table.add(model, runtime, threads_text(threads), call, "n/a", reason, "", "", "")
+            continue
+        phases = summaries[group]
+        cells = [fmt_summary(*phases[name], spread=spread) if name in phases else "—"
+                 for name, spread in (("warmup", False), ("inference", True), ("batch_inference", False))]
+        ratio = phases["inference"][0].median / fastest[(model, runtime, threads)]
+        table.add(model, runtime, threads_text(threads), call, *cells, f"{ratio:.2f}×",
+                  "✓" if group in used else "")
     return table
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
-from browserdl.reports.frame import Frame, Group, group_key, kind
+from browserdl.reports.frame import Frame, Group, group_key, kind, native, native_threads, threads_text
 from browserdl.reports.table import Table, columns
 from browserdl.reports.tables import model_order
 
@@ -28,7 +28,7 @@ def trials(frame: Frame) -> dict[Group, dict[str, Any]]:
     the main setting (the one most trials used: numbers from different learning rates or batch
     counts don't pool)."""
     rows = [r for r in frame.rows if r["ok"] and r["phase"] and kind(r) == "train"]
-    counts = Counter(group_key(r).settings for r in rows if r["phase"] == "train_batch")
+    counts = Counter(_shared(group_key(r)) for r in rows if r["phase"] == "train_batch")
     if not counts:
         return {}
     main = counts.most_common(1)[0][0]
@@ -38,7 +38,7 @@ def trials(frame: Frame) -> dict[Group, dict[str, Any]]:
                  "setting": ",".join(f"{k}={v}" for k, v in main), "other_settings": others})
     for row in rows:
         group = group_key(row)
-        if group.settings != main:
+        if _shared(group) != main:
             continue
         data = out[group]
         data["trials"].add(row["trial"])
@@ -55,8 +55,18 @@ def trials(frame: Frame) -> dict[Group, dict[str, Any]]:
     return dict(out)
 
 
+def _shared(group: Group) -> tuple[tuple[str, str], ...]:
+    """The settings every runtime's trials share (a native trial's thread count aside)."""
+    return tuple((k, v) for k, v in group.settings if k != "threads")
+
+
 def _label(frame: Frame, group: Group) -> str:
-    return frame.runtime_label(group, with_setting=False)
+    label = frame.runtime_label(group, with_setting=False)
+    return f"{label}, {threads_text(native_threads(group))}" if native(group.runtime) else label
+
+
+def _series_key(group: Group) -> tuple[str, str, str]:
+    return (group.runtime, group.backend, native_threads(group) if native(group.runtime) else "")
 
 
 def _cell(values: list[float]) -> str:
@@ -80,7 +90,7 @@ def fig1_table(frame: Frame) -> Table | None:
     if not data:
         return None
     labels = {g: _label(frame, g) for g in data}
-    series = {(g.runtime, g.backend): labels[g] for g in data}
+    series = {_series_key(g): labels[g] for g in data}
     not_applicable = training_not_applicable(frame)
     first = next(iter(data.values()))
     others = (f" Also stored, not shown: {', '.join(first['other_settings'])}."
@@ -93,32 +103,46 @@ def fig1_table(frame: Frame) -> Table | None:
         f"applicable\").{others}"])
     by_model: dict[str, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
     for group, pooled in data.items():
-        by_model[group.model][(group.runtime, group.backend)] = pooled
+        by_model[group.model][_series_key(group)] = pooled
     for model in _models_in_order(set(by_model)):
         for key in sorted(series, key=lambda k: _series_order(series[k])):
             pooled = by_model[model].get(key)
             if pooled and pooled["batch"]:
                 table.add(model, series[key], _cell(pooled["batch"]), str(len(pooled["batch"])),
                           str(len(pooled["trials"])))
-            elif (model, *key) in not_applicable:
+            elif (model, *key[:2]) in not_applicable:
                 table.add(model, series[key], "n/a", "", "")
         table.end_section()
     return table
 
 
 def training_ratios(frame: Frame) -> list[dict[str, Any]]:
-    """Browser ÷ native mean time per batch, per model and runtime/backend."""
+    """Browser ÷ native mean time per batch, per model and runtime/backend; native at the
+    browser trial's thread count (1 unless it ran wasm threads; the other when not stored)."""
     data = trials(frame)
-    native = {g.model: d for g, d in data.items() if g.runtime == NATIVE}
+    native_data = {(g.model, native_threads(g)): d for g, d in data.items()
+                   if g.runtime == NATIVE and d["batch"]}
     rows = []
     for group, pooled in sorted(data.items()):
-        reference = native.get(group.model)
-        if group.runtime == NATIVE or not reference or not reference["batch"] or not pooled["batch"]:
+        if group.runtime == NATIVE or not pooled["batch"]:
             continue
+        wanted = frame.wanted_threads(group)
+        stored = sorted(t for m, t in native_data if m == group.model)
+        if not stored:
+            continue
+        threads = wanted if wanted in stored else stored[-1]
+        reference = native_data[(group.model, threads)]
         rows.append({"model": group.model, "runtime": group.runtime, "backend": group.backend,
                      "group": group, "label": _label(frame, group),
+                     "baseline": f"native train_on_batch, {threads_text(threads)}",
                      "ratio": float(np.mean(pooled["batch"]) / np.mean(reference["batch"]))})
     return rows
+
+
+def native_train_step(frame: Frame) -> str:
+    """How the native training step ran, as the worker checked it (graph or eager)."""
+    steps = {d["detail"].get("train_step") for g, d in trials(frame).items() if g.runtime == NATIVE}
+    return "; ".join(sorted(s for s in steps if s)) or "not recorded (trials before the check)"
 
 
 def training_ratio_table(frame: Frame) -> Table | None:
@@ -128,8 +152,10 @@ def training_ratio_table(frame: Frame) -> Table | None:
     labels = sorted({r["label"] for r in rows})
     table = Table("Training — browser ÷ native TensorFlow, per batch",
                   columns("model", *labels, right=set(labels)), notes=[
-                      "Mean time per batch in the browser ÷ natively. The paper: TF.js on the CPU "
-                      "33.9× slower than native on DNNs (line 345)."])
+                      "Mean time per batch in the browser ÷ native TensorFlow's train_on_batch at 1 "
+                      "thread (every core for a wasm-threaded trial). Native step: "
+                      f"{native_train_step(frame)}. The paper: TF.js on the CPU 33.9× slower than "
+                      "native on DNNs (line 345)."])
     by_model: dict[str, dict[str, float]] = defaultdict(dict)
     for r in rows:
         by_model[r["model"]][r["label"]] = r["ratio"]

@@ -26,6 +26,9 @@ NETWORKS = ("dnn", "cnn", "rnn")  # model families (frame.ModelInfo.family), one
 # ratio column of `ratios()` -> task name; training (time per batch) comes from training_ratios()
 TASKS = {"warm-up": "warmup", "inference": "inference", "batch": "batch"}
 MIN_ROWS = 8
+BASELINE_NOTE = ("Ratios ÷ native TensorFlow's fastest call on the model (\"Native calls\") at 1 "
+                 "thread, every core for a wasm-threaded trial; training ÷ train_on_batch at the "
+                 "same thread rule.")
 MIN_SIZES = 2  # distinct (depth, width) models: without them the tree can't speak of model size
 
 
@@ -141,7 +144,8 @@ def tree_figure(result: TreeResult, out_dir: Path) -> tuple[Path, Path] | None:
         text.set_text(re.sub(r"value = (-?[\d.]+)",
                              lambda m: f"ratio = {math.exp(float(m[1])):.3g}×", text.get_text()))
     ax.set_title(f"Fig. 6 ({result.network.upper()}): browser ÷ native TensorFlow time, "
-                 f"max_depth = {len(FACTORS)} factors")
+                 f"max_depth = {len(FACTORS)} factors\n(native: fastest call, 1 thread; every core "
+                 "for wasm threads; training: train_on_batch)", fontsize=10)
     png, svg = out_dir / f"fig6-{result.network}.png", out_dir / f"fig6-{result.network}.svg"
     fig.savefig(png, dpi=120, bbox_inches="tight")
     fig.savefig(svg, bbox_inches="tight")
@@ -154,7 +158,7 @@ def importance_table(results: list[TreeResult]) -> Table:
     table = Table("Fig. 6: what predicts log(browser ÷ native time)", columns(
         "network", "ratios", *FACTORS, "note", right={"ratios", *FACTORS}), notes=[
         "Decision-tree factor importance, 0–1, summing to 1 per network type; GPU backends here "
-        "are software GPU (SwiftShader)."])
+        "are software GPU (SwiftShader).", BASELINE_NOTE])
     for r in results:
         cells = [f"{r.importances[f]:.2f}" for f in FACTORS] if r.enough else ["—"] * len(FACTORS)
         table.add(r.network.upper(), str(r.n_rows), *cells, r.message)

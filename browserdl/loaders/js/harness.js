@@ -66,11 +66,12 @@
     t = now();
     const model = await adapter.build(lib, parsed, opts.backend);
     phases.build = now() - t;
+    const threads = adapter.threads ? adapter.threads(lib, backend) : 1;
     const library = transferred(isLibrary); // scripts and wasm (fetched during build by some)
     const transfer = { library, model: transferred((url) => url.includes(opts.formatUrl + '/')) };
     const input = new Float32Array(await fetchBytes(opts.inputUrl));
     return { adapter, lib, model, backend, phases, input, libraryBytes: library.decoded, transfer,
-             outputs: manifest.outputs || 'raw' };
+             outputs: manifest.outputs || 'raw', threads };
   }
 
   async function run(opts) {
@@ -106,7 +107,7 @@
   async function measureLoad(opts) {
     loaded = await load(opts);
     return { phases: loaded.phases, backend: loaded.backend, libraryBytes: loaded.libraryBytes,
-             transfer: loaded.transfer, env: environment() };
+             transfer: loaded.transfer, threads: loaded.threads, env: environment() };
   }
 
   // Phase 2: warm-up (first single-sample inference), steady state, batch.
@@ -163,7 +164,7 @@
     run.phases.train_warmup = now() - t;
     training = { adapter, lib, trainer, batches, probe, next: 1 };
     return { phases: run.phases, backend: run.backend, libraryBytes: run.libraryBytes, env: environment(),
-             lossBefore, warmupLoss, objective: trainer.objective, updates: adapter.train.updates };
+             threads: run.threads, lossBefore, warmupLoss, objective: trainer.objective, updates: adapter.train.updates };
   }
 
   // Timed batches until `minMs` has passed (at least one) or none are left.

@@ -6,7 +6,7 @@
 // Exactly one execution provider per session: given a list, ORT drops an unavailable one with a
 // console warning and runs the next, so a session that exists ran on the provider asked for.
 // Threads: ORT's default is kept, as a user gets it (in a cross-origin-isolated page
-// min(4, ceil(cores / 2)); 1 in Node); the harness has no field to record it in.
+// min(4, ceil(cores / 2)); 1 in Node); `threads` reports it with every trial.
 // parse only gathers the bytes: ORT decodes the protobuf inside InferenceSession.create (build).
 (function (register) {
   const dist = '/node_modules/onnxruntime-web/dist/';
@@ -75,6 +75,10 @@
         }
       }
       return sessions;
+    },
+
+    threads(ort, backend) {
+      return backend === 'wasm' ? Number(ort.env.wasm.numThreads) || 1 : 1; // set once ORT initialised
     },
 
     async predict(ort, sessions, input, shape) {

@@ -3,6 +3,8 @@
 //   parse(lib, files, manifest) -> decoded model data   (files: Map name -> ArrayBuffer)
 //   build(lib, parsed) -> model                          (framework objects, weights uploaded)
 //   predict(lib, model, input: Float32Array, shape) -> {data: Float32Array, shape}
+//   threads(lib, backend) -> threads the backend computes on (optional: 1 when absent; > 1
+//                            only for wasm threads, where the native baseline uses every core)
 // or, for a library without batches (ConvNetJS, brain.js, synaptic, Mind, Keras.js, WebDNN):
 //   predictOne(lib, model, sample: Float32Array) -> that sample's outputs (array-like; may be async)
 //   inputSize(lib, model) -> values per sample the model takes (optional: then not checked)
@@ -58,6 +60,11 @@
 
     async build(tf, parsed) {
       return tf.loadLayersModel(tf.io.fromMemory(parsed));
+    },
+
+    threads(tf, backend) {
+      // XNNPACK's pool: every logical core when the page is cross-origin isolated, else 1
+      return backend === 'wasm' && tf.wasm ? tf.wasm.getThreadsCount() : 1;
     },
 
     async predict(tf, model, input, shape) {
