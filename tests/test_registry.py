@@ -84,8 +84,8 @@ def test_native_runtimes_name_a_worker_and_one_format():
         assert len(runtime.formats) == 1 and not runtime.npm and runtime.python, runtime.name
         assert not runtime.adapter.is_file(), runtime.name
     assert {r.name: (native.worker_format(r.name), r.worker, r.calls) for r in NATIVE_RUNTIMES} == {
-        "native": ("keras-h5", "browserdl.loaders.native_worker", True),
-        "ort-native": ("onnx", "browserdl.loaders.ort_worker", False),
+        "native": ("keras-h5", "browserdl.loaders.native_worker", ("graph", "xla", "direct", "predict")),
+        "ort-native": ("onnx", "browserdl.loaders.ort_worker", ("run",)),
     }
     for runtime in BROWSER_RUNTIMES:
         assert not runtime.worker and not runtime.calls, runtime.name
