@@ -35,7 +35,8 @@ def main() -> None:
 
     ws = Workspace.open(args.workspace or tempfile.mkdtemp(prefix="browserdl-bench-"))
     pipeline.train(ws, select(None, args.model), TrainOptions())
-    options = native.NativeOptions(runs=args.runs)
+    # one call on one thread count: one worker process per trial
+    options = native.NativeOptions(runs=args.runs, threads=("1",))
     run = native.runner(ws, options)
 
     table = Table(title=f"Cold native trials of {args.model} ({args.runs} runs each)")

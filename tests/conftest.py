@@ -69,6 +69,17 @@ def small_sweep(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return ws
 
 
+@pytest.fixture(scope="session")
+def studied(converted_all: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Ran]:
+    """`study --models dnn-d1-w64 --trials 1` on a copy of converted_all, and what it printed
+    (read-only: copy it). Every stage once: test_study checks the stages, test_browser_loading
+    its loading stage (every runtime and backend, natively too: 1 cold trial of 10 runs)."""
+    ws = copy_of(converted_all, tmp_path_factory, "study")
+    ran = run_cli(ws, "study", "--models", "dnn-d1-w64", "--trials", "1", timeout=1200)
+    assert ran.code == 0, ran.err
+    return ws, ran
+
+
 def copy_of(source: Path, factory: pytest.TempPathFactory, name: str) -> Path:
     """A module's own copy of a shared workspace."""
     ws = factory.mktemp(name) / "ws"

@@ -51,9 +51,10 @@ def test_figures_drawn_from_the_store(report, sweep):
         assert figure.caption and figure.title
     svg = {f.name: f.svg.read_text() for f in figures}
     # the series drawn, labelled as the reader needs: SwiftShader WebGL is a software GPU
-    for label in ("native/cpu", "tfjs/cpu", "convnetjs/cpu", "tfjs/webgl (software GPU)", "dnn-d1-w64"):
+    native = "native (fastest call, 1 thread)"  # one native series: the reference ratios use
+    for label in (native, "tfjs/cpu", "convnetjs/cpu", "tfjs/webgl (software GPU)", "dnn-d1-w64"):
         assert label in svg["fig4-inference"], label
-    assert "native/cpu" not in svg["ratio-browser-native"]  # ratios are browser ÷ native
+    assert native not in svg["ratio-browser-native"]  # ratios are browser ÷ native
     # the bars' medians are the same numbers the tables print: inference pools every run
     with Store(sweep) as store:
         frame = Frame.load(store)
@@ -68,6 +69,11 @@ def test_figures_drawn_from_the_store(report, sweep):
         assert len(values) == 2 * 5
         summary = summaries[(fmt, runtime, backend)]["inference"][0]
         assert np.median(values) == pytest.approx(summary.median)
+    (native_key,) = [k for k in inference if k.runtime == "native"]
+    reference = frame.native_reference("dnn-d1-w64", "native", "1")
+    assert native_key.settings == (("threads", "1"),) and reference.group.get("threads") == "1"
+    assert np.median(inference[native_key]["dnn-d1-w64"]) == pytest.approx(
+        reference.phases["inference"][0].median)
     loading = _series(trials, ("library", "download", "parse", "build"), "load")
     tfjs_cold = loading[series[("tfjs", "cpu", cold)]]["dnn-d1-w64"]
     assert len(tfjs_cold) == 2  # one sum per trial

@@ -1,13 +1,9 @@
-from conftest import copy_of, run_cli
-
 from browserdl.results.store import Store
 
 
-def test_study_runs_every_stage_and_prints_the_tables(converted_all, tmp_path_factory):
+def test_study_runs_every_stage_and_prints_the_tables(studied):
     # from the shared conversions: study reuses each up-to-date file and checks its parity again
-    workspace_copy = copy_of(converted_all, tmp_path_factory, "study")
-    ran = run_cli(workspace_copy, "study", "--models", "dnn-d1-w64", "--trials", "1")
-    assert ran.code == 0, ran.err
+    workspace_copy, ran = studied
     for title in ("Table 1", "Table 3", "Fig. 4", "Browser ÷ native", "Fig. 1 — training", "Table 2",
                   "findings"):
         assert title in ran.out, title
@@ -21,6 +17,10 @@ def test_study_runs_every_stage_and_prints_the_tables(converted_all, tmp_path_fa
     assert {"native", "tfjs", "convnetjs", "kerasjs"} <= {r["runtime"] for r in rows}
     native = {r["phase"] for r in rows if r["runtime"] == "native" and r["setting"].startswith("call=")}
     assert {"load", "warmup", "inference", "batch_inference"} <= native
+    calls = {(r["settings"]["call"], r["settings"]["threads"]) for r in rows
+             if r["runtime"] == "native" and r["kind"] == "load"}
+    assert {(c, t) for c in ("graph", "direct", "predict") for t in ("1", "all")} <= calls
+    assert "Native calls" in ran.out  # every call × thread count, the divisors marked
     assert {r["phase"] for r in rows if r["kind"] == "size"} == {
         "files", "size_raw", "size_gzip", "size_brotli"}
     assert len(next(r["samples"] for r in rows if r["runtime"] == "tfjs"
