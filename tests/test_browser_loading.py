@@ -86,9 +86,10 @@ def test_isolation_timer_backend_and_outputs_are_the_ones_asked(swept):
         assert env["browser"].startswith("chromium") and env["runtime_library"]
         assert row["detail"]["backend_used"] == row["backend"]  # the page said so, not us
         assert row["detail"]["max_diff"] <= 1e-4  # the measured page computed the Keras outputs
-    tfjs = {envs[r["env_id"]]["runtime_library"] for r in rows if r["runtime"] == "tfjs"}
+    timed = _timing_rows(rows)
+    tfjs = {envs[r["env_id"]]["runtime_library"] for r in timed if r["runtime"] == "tfjs"}
     assert tfjs == {"@tensorflow/tfjs@4.22.0"}
-    webgl = next(r for r in rows if r["backend"] == "webgl")
+    webgl = next(r for r in timed if r["backend"] == "webgl")
     assert "SwiftShader" in envs[webgl["env_id"]]["renderer"]
 
 
@@ -155,8 +156,8 @@ def test_browser_endpoint_reaches_a_playwright_browser_server(converted, tmp_pat
         again = run_cli(ws, *sweep, "--browser-endpoint", endpoint)  # the same target: resumed
         assert "0 trials measured, 1 already stored" in again.err, again.err
         with Store(ws / "results.sqlite") as store:
-            rows = [r for r in store.rows() if r["runtime"] == "tfjs" and r["backend"] == "cpu"
-                    and r["phase"] == "inference"]
+            rows = [r for r in _timing_rows(store.rows()) if r["runtime"] == "tfjs"
+                    and r["backend"] == "cpu" and r["phase"] == "inference"]
             envs = store.environments()
             targets = store.targets()
         name = "chromium@" + endpoint.removeprefix("ws://").split("/")[0]

@@ -4,12 +4,11 @@ first prediction table and plot."""
 
 import gzip
 import json
-import shutil
 import urllib.request
 
 import brotli
 import pytest
-from conftest import FINDINGS_TITLE, POINTER, run_cli
+from conftest import FINDINGS_TITLE, POINTER, copy_of, run_cli
 
 from browserdl.converter.base import Manifest
 from browserdl.loaders.network import PROFILES
@@ -19,14 +18,13 @@ from browserdl.results.store import Store
 pytestmark = pytest.mark.browser
 
 
+FORMATS = "keras-h5,brainjs,tfjs-layers,tfjs-layers-f16,tfjs-layers-u8"
+
+
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory, trained):
-    ws = tmp_path_factory.mktemp("network")
-    shutil.copytree(trained / "models", ws / "models")
-    ran = run_cli(ws, "convert", "all-formats", "--formats",
-                  "keras-h5,brainjs,tfjs-layers,tfjs-layers-f16,tfjs-layers-u8")
-    assert ran.code == 0, ran.err
-    return ws
+def converted(tmp_path_factory, converted_all):
+    """The shared conversions of dnn-d1-w64 (these tests use the formats in FORMATS)."""
+    return copy_of(converted_all, tmp_path_factory, "network")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +100,7 @@ def test_ttfp_table_and_plot_in_the_report(measured):
 
 
 def test_accuracy_of_each_encoding_on_the_test_digits(converted):
-    ran = run_cli(converted, "measure", "accuracy")
+    ran = run_cli(converted, "measure", "accuracy", "--formats", FORMATS)
     assert ran.code == 0, ran.err
     assert "Accuracy of each encoding" in ran.out and POINTER in ran.out
     assert FINDINGS_TITLE not in ran.out and "Time to first prediction" not in ran.out

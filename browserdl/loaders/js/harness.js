@@ -86,10 +86,16 @@
     const gl = document.createElement('canvas').getContext('webgl2')
       || document.createElement('canvas').getContext('webgl');
     const info = gl && gl.getExtension('WEBGL_debug_renderer_info');
-    let step = Infinity; // the timer's resolution: smallest non-zero step over 5 ms
-    for (let last = now(), end = last + 5; last < end;) {
+    // the timer's resolution: the smallest non-zero step over 5 ms and at least 20 steps (a
+    // preempted page would otherwise see one long step), 50 ms at most
+    let step = Infinity;
+    let steps = 0;
+    for (let last = now(), start = last; (last - start < 5 || steps < 20) && last - start < 50;) {
       const t = now();
-      if (t > last && t - last < step) step = t - last;
+      if (t > last) {
+        steps += 1;
+        if (t - last < step) step = t - last;
+      }
       last = t;
     }
     return {
