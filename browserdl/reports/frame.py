@@ -84,6 +84,11 @@ def threads_text(threads: str) -> str:
     return {"1": "1 thread", "all": "all threads"}.get(threads, f"{threads} threads")
 
 
+def nearest_threads(wanted: str, stored: set[str]) -> str:
+    """The stored native thread count to compare with: `wanted`, else every core, else any."""
+    return wanted if wanted in stored else ("all" if "all" in stored else min(stored))
+
+
 def native_label(group: Group) -> str:
     """"native graph, 1 thread": the native trial a ratio divides by, as tables name it."""
     call = group.get("call") or ("train_on_batch" if group.kind == "train" else "")
@@ -271,8 +276,7 @@ class Frame:
         candidates = self._native_loads.get((model, runtime), [])
         if not candidates:
             return None
-        stored = {native_threads(g) for g, _ in candidates}
-        chosen = threads if threads in stored else ("all" if "all" in stored else min(stored))
+        chosen = nearest_threads(threads, {native_threads(g) for g, _ in candidates})
         group, phases = min(((g, p) for g, p in candidates if native_threads(g) == chosen),
                             key=lambda c: c[1]["inference"][0].median)
         return Baseline(group, phases)

@@ -15,7 +15,16 @@ from typing import Any
 import numpy as np
 
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
-from browserdl.reports.frame import Frame, Group, group_key, kind, native, native_threads, threads_text
+from browserdl.reports.frame import (
+    Frame,
+    Group,
+    group_key,
+    kind,
+    native,
+    native_threads,
+    nearest_threads,
+    threads_text,
+)
 from browserdl.reports.table import Table, columns
 from browserdl.reports.tables import model_order
 
@@ -126,11 +135,10 @@ def training_ratios(frame: Frame) -> list[dict[str, Any]]:
     for group, pooled in sorted(data.items()):
         if group.runtime == NATIVE or not pooled["batch"]:
             continue
-        wanted = frame.wanted_threads(group)
-        stored = sorted(t for m, t in native_data if m == group.model)
+        stored = {t for m, t in native_data if m == group.model}
         if not stored:
             continue
-        threads = wanted if wanted in stored else stored[-1]
+        threads = nearest_threads(frame.wanted_threads(group), stored)
         reference = native_data[(group.model, threads)]
         rows.append({"model": group.model, "runtime": group.runtime, "backend": group.backend,
                      "group": group, "label": _label(frame, group),
