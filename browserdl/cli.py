@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -14,11 +15,13 @@ from browserdl.converter import FORMATS
 from browserdl.converter.convert import lookup
 from browserdl.errors import UserError
 from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.drivers.base import TargetSpec
 from browserdl.loaders.native import NativeOptions
 from browserdl.loaders.native_worker import CALLS
 from browserdl.loaders.network import NAMES as NETWORKS
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.server import COMPRESSIONS
+from browserdl.loaders.targets import DEFAULT_TARGETS, parse_target_urls, resolve
 from browserdl.loaders.training import (
     DEFAULT_BATCHES,
     DEFAULT_LEARNING_RATE,
@@ -147,6 +150,14 @@ BrowserEndpoint = Annotated[str | None, typer.Option(
          "/devtools/browser/… of Chrome's remote debugging (CDP).")]
 ServeHost = Annotated[str, typer.Option(
     help="Address the model server listens on; another machine's browser needs one it can reach.")]
+Targets = Annotated[str | None, typer.Option(
+    help="Where the browser trials run, comma-separated: chromium, firefox, webkit, or a remote "
+         "target named in workspace/targets.toml (default: chromium, or only the --target-url ones).")]
+TargetUrls = Annotated[list[str] | None, typer.Option(
+    help="A remote target NAME=URL (repeatable): ws://… a Playwright server, http://host:9222 a "
+         "DevTools endpoint, else a W3C WebDriver / Selenium Grid URL.")]
+WasmThreads = Annotated[int, typer.Option(
+    min=1, help="wasm threads in the page (tfjs wasm, ORT wasm), pinned alike on every engine.")]
 Backends = Annotated[str | None, typer.Option(
     help="Only these backends, e.g. cpu,webgl (default: every one a runtime has).")]
 
@@ -182,10 +193,17 @@ def _threads(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
-def _check_browser(browser: Path | None) -> None:
+def _targets(ws: Workspace, names: str | None, urls: list[str] | None, browser: Path | None,
+             endpoint: str | None, serve_host: str) -> list[TargetSpec]:
+    """--targets / --target-url (and the older --browser / --browser-endpoint) as target specs."""
     if browser is not None and not browser.is_file():
         raise UserError(f"--browser {browser}: no such executable; give the path of a Chromium "
                         "or Chrome binary")
+    named = parse_target_urls(urls or [])
+    if endpoint:  # a browser elsewhere, named after its address as before
+        named[f"chromium@{urlsplit(endpoint).netloc or endpoint}"] = endpoint
+    chosen = _split(names) or ([] if named else list(DEFAULT_TARGETS))
+    return resolve(chosen, ws.root, named, browser, serve_host)
 
 
 @measure_app.command("loading")
@@ -213,12 +231,13 @@ def measure_loading(
     compression: Annotated[str, typer.Option(
         help=f"Comma-separated Content-Encodings the server answers with: {', '.join(COMPRESSIONS)}.")
     ] = "none",
+    targets: Targets = None, target_url: TargetUrls = None, wasm_threads: WasmThreads = 1,
     browser: BrowserPath = None, browser_endpoint: BrowserEndpoint = None,
     serve_host: ServeHost = "127.0.0.1",
     lib: Libs = None,
     force: Force = False,
 ) -> None:
-    """Time every phase of every converted model natively and in headless Chromium."""
+    """Time every phase of every converted model natively and in the browsers (--targets)."""
     wanted = _runtimes(runtimes, list(RUNTIMES))
     chosen = _choices(call, (*CALLS, "all"), "--call")
     calls = CALLS if "all" in chosen else tuple(chosen)
@@ -226,25 +245,28 @@ def measure_loading(
         raise UserError(f"--cache {cache}: choose cold or warm")
     networks = _choices(network, NETWORKS, "--network")
     encodings = _choices(compression, COMPRESSIONS, "--compression")
-    _check_browser(browser)
-    options = [BrowserOptions(runs, cache, timeout, n, c) for n in networks for c in encodings]
+    options = [BrowserOptions(runs, cache, timeout, n, c, wasm_threads)
+               for n in networks for c in encodings]
     ws = _ws()
+    where = _targets(ws, targets, target_url, browser, browser_endpoint, serve_host)
     summary = pipeline.measure_loading(
         ws, pipeline.trained_selection(ws, models), wanted, _split(backends), _split(formats), trials,
         NativeOptions(runs, batch, calls, _threads(native_threads), timeout), options, force,
-        _name_paths(lib, "--lib", "mind=./mind/index.js"), browser, browser_endpoint, serve_host)
+        _name_paths(lib, "--lib", "mind=./mind/index.js"), where)
     pipeline.print_loading(ws, wanted, options)
     pipeline.finish(summary)
 
 
 @measure_app.command("accuracy")
 def measure_accuracy(models: Models = None, formats: Formats = None, lib: Libs = None,
-                     force: Force = False) -> None:
+                     targets: Targets = None, target_url: TargetUrls = None,
+                     serve_host: ServeHost = "127.0.0.1", force: Force = False) -> None:
     """Accuracy of each converted model on the test digits, run by its own library: what each
     encoding (float16, uint8, WebDNN eightbit…) keeps."""
     ws = _ws()
+    where = _targets(ws, targets, target_url, None, None, serve_host)
     summary = pipeline.measure_accuracy(ws, pipeline.trained_selection(ws, models), _split(formats), force,
-                                        _name_paths(lib, "--lib", "mind=./mind/index.js"))
+                                        _name_paths(lib, "--lib", "mind=./mind/index.js"), where)
     pipeline.print_accuracy(ws)
     pipeline.finish(summary)
 
@@ -262,6 +284,7 @@ def measure_training(
     trials: Annotated[int, typer.Option(min=1, help="Cold trials per model and runtime.")] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds before one call counts as hung.")] = 600,
     native_threads: NativeThreads = "1,all",
+    targets: Targets = None, target_url: TargetUrls = None, wasm_threads: WasmThreads = 1,
     browser: BrowserPath = None, browser_endpoint: BrowserEndpoint = None,
     serve_host: ServeHost = "127.0.0.1",
     lib: Libs = None,
@@ -271,13 +294,12 @@ def measure_training(
     wanted = _runtimes(runtimes, trainable_runtimes())
     if lr <= 0:
         raise UserError(f"--lr {lr}: the learning rate must be positive, e.g. --lr 0.001")
-    _check_browser(browser)
     ws = _ws()
+    where = _targets(ws, targets, target_url, browser, browser_endpoint, serve_host)
     summary = pipeline.measure_training(
         ws, pipeline.trained_selection(ws, models), wanted, _split(backends), trials,
-        TrainingOptions(batches, lr, timeout, _threads(native_threads)), force,
-        _name_paths(lib, "--lib", "mind=./mind/index.js"),
-        browser, browser_endpoint, serve_host)
+        TrainingOptions(batches, lr, timeout, _threads(native_threads), wasm_threads), force,
+        _name_paths(lib, "--lib", "mind=./mind/index.js"), where)
     pipeline.print_training(ws)
     pipeline.finish(summary)
 
@@ -317,6 +339,8 @@ def study(
     models: Models = None, mnist: Mnist = None,
     trials: Annotated[int, typer.Option(min=1, help="Cold trials per measurement.")] = 3,
     lib: Libs = None,
+    targets: Targets = None, target_url: TargetUrls = None,
+    serve_host: ServeHost = "127.0.0.1",
 ) -> None:
     """The whole pipeline: train, convert all-formats, measure sizes, measure loading, measure
     training, the encodings under network profiles and their accuracy, then the summary tables
@@ -324,7 +348,8 @@ def study(
     ws = _ws()
     specs = select(preset, models)
     libraries = _name_paths(lib, "--lib", "mind=./mind/index.js")
-    summary, failed = study_plan.study(ws, preset, specs, trials, libraries, mnist)
+    where = _targets(ws, targets, target_url, None, None, serve_host)
+    summary, failed = study_plan.study(ws, preset, specs, trials, libraries, mnist, where)
     pipeline.print_report(ws, summary=True)
     pipeline.err_console.print(f"report: {pipeline.write_html(ws)} (all tables: `browserdl report`)")
     pipeline.finish(summary, failed_before=failed)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import fnmatch
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -20,14 +21,16 @@ from rich.progress import (
 )
 
 from browserdl import conversion
+from browserdl.converter import FORMATS
 from browserdl.converter.base import Format
 from browserdl.errors import UserError
 from browserdl.loaders import accuracy, browser_runner, native, training
 from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.drivers.base import TargetSpec
 from browserdl.loaders.network import NONE as NO_NETWORK
-from browserdl.loaders.runtimes import RUNTIMES
+from browserdl.loaders.runtimes import GL_BACKENDS, RUNTIMES
 from browserdl.loaders.sweep import SweepSummary, run_sweep
-from browserdl.loaders.targets import native_target
+from browserdl.loaders.targets import LOCAL_CHROMIUM, native_target
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
 from browserdl.reports import (
@@ -44,6 +47,9 @@ from browserdl.reports.table import Table
 from browserdl.results import export as exporter
 from browserdl.results.store import Store
 from browserdl.workspace import Workspace
+
+if TYPE_CHECKING:
+    from browserdl.loaders.session import BrowserSession
 
 # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; give them room.
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -143,24 +149,22 @@ def measure_native(ws: Workspace, models: list[str], trials: int, options: nativ
 def measure_loading(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
                     formats: list[str] | None, trials: int, native_options: native.NativeOptions,
                     browser_options: list[BrowserOptions], force: bool, libraries: dict[str, Path],
-                    executable: Path | None = None, endpoint: str | None = None,
-                    serve_host: str = "127.0.0.1") -> SweepSummary:
-    """Every native runtime asked for, then the browser ones once per options, in one browser."""
+                    targets: list[TargetSpec] | None = None) -> SweepSummary:
+    """Every native runtime asked for, then the browser ones once per options on every target."""
     summary = SweepSummary()
     for runtime in (r for r in runtimes if RUNTIMES[r].native):
         summary += measure_native(ws, models, trials, native_options, force, runtime)
     in_browser = [r for r in runtimes if not RUNTIMES[r].native]
     if in_browser:
         summary += measure_browser(ws, models, in_browser, backends, formats, trials, browser_options,
-                                   force, libraries, executable, endpoint, serve_host)
+                                   force, libraries, targets)
     return summary
 
 
 def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
                     formats: list[str] | None, trials: int, options: list[BrowserOptions], force: bool,
-                    libraries: dict[str, Path], executable: Path | None = None,
-                    endpoint: str | None = None, serve_host: str = "127.0.0.1") -> SweepSummary:
-    """Time the plan once per options (cache, network profile, compression), one browser."""
+                    libraries: dict[str, Path], targets: list[TargetSpec] | None = None) -> SweepSummary:
+    """Time the plan once per options (cache, network profile, compression) on every target."""
     combos, skipped = browser_runner.plan(ws, models, runtimes, backends, formats, libraries)
     for reason in skipped:
         err_console.print(f"[dim]not timed: {reason}[/]", highlight=False, soft_wrap=True)
@@ -168,24 +172,30 @@ def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backe
         err_console.print("nothing to time in the browser: no converted model for these runtimes "
                           "(run `browserdl convert all-formats`)")
         return SweepSummary()
-    from browserdl.loaders.session import BrowserSession
+    from browserdl.loaders.matrix import on_targets
 
-    summary = SweepSummary()
-    with progress_bar() as progress, Store(ws.store_path) as store, BrowserSession(
-        ws, executable, libraries, endpoint, serve_host
-    ) as session:
+    def work(session: BrowserSession, store: Store) -> SweepSummary:
+        summary = SweepSummary()
         for option in options:  # keys name the target, so another browser never skips these
             keys = browser_runner.keys(combos, trials, option, session.target, libraries)
             summary += run_sweep(keys, browser_runner.runner(ws, session, option, libraries), store,
-                                 progress, force=force, label="browser")
-    return summary
+                                 progress, force=force, label=f"{session.spec.name}")
+        return summary
+
+    with progress_bar() as progress:
+        return on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries, _wants_gl(combos))
+
+
+def _wants_gl(combos: list[tuple]) -> bool:
+    """Whether a backend that needs a GPU context is in the plan (Firefox runs under Xvfb then)."""
+    return any(backend in GL_BACKENDS for *_, backend in combos)
 
 
 def measure_training(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
                      trials: int, options: training.TrainingOptions, force: bool,
-                     libraries: dict[str, Path], executable: Path | None = None,
-                     endpoint: str | None = None, serve_host: str = "127.0.0.1") -> SweepSummary:
-    """Train natively and in the browser; what cannot train is listed with its reason."""
+                     libraries: dict[str, Path], targets: list[TargetSpec] | None = None) -> SweepSummary:
+    """Train natively and in the browser on every target; what cannot train is listed with its
+    reason."""
     with Store(ws.store_path) as store:
         combos, not_applicable = training.plan(ws, store, models, runtimes, backends, libraries)
     for reason in not_applicable:
@@ -193,50 +203,67 @@ def measure_training(ws: Workspace, models: list[str], runtimes: list[str], back
     native_combos = [c for c in combos if RUNTIMES[c[2]].native]
     browser_combos = [c for c in combos if not RUNTIMES[c[2]].native]
     summary = SweepSummary()
-    with progress_bar() as progress, Store(ws.store_path) as store:
+    with progress_bar() as progress:
         if native_combos:
-            keys = training.keys(native_combos, trials, options, native_target(), libraries)
-            summary += run_sweep(keys, training.native_runner(ws, options), store, progress,
-                                 force=force, label="training natively")
+            with Store(ws.store_path) as store:
+                keys = training.keys(native_combos, trials, options, native_target(), libraries)
+                summary += run_sweep(keys, training.native_runner(ws, options), store, progress,
+                                     force=force, label="training natively")
         if browser_combos:
-            from browserdl.loaders.session import BrowserSession
+            from browserdl.loaders.matrix import on_targets
 
-            with BrowserSession(ws, executable, libraries, endpoint, serve_host) as session:
+            def work(session: BrowserSession, store: Store) -> SweepSummary:
                 keys = training.keys(browser_combos, trials, options, session.target, libraries)
-                summary += run_sweep(keys, training.browser_runner(ws, session, options, libraries),
-                                     store, progress, force=force, label="training in the browser")
+                return run_sweep(keys, training.browser_runner(ws, session, options, libraries),
+                                 store, progress, force=force, label=f"training on {session.spec.name}")
+
+            summary += on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries, _wants_gl(browser_combos))
     return summary
 
 
 def measure_accuracy(ws: Workspace, models: list[str], formats: list[str] | None, force: bool,
-                     libraries: dict[str, Path]) -> SweepSummary:
-    """Every converted model's accuracy on the test digits, run by its own library."""
+                     libraries: dict[str, Path], targets: list[TargetSpec] | None = None) -> SweepSummary:
+    """Every converted model's accuracy on the test digits, run by its own library (in Node or
+    natively once; the browser formats on every target)."""
     combos, skipped = accuracy.plan(ws, models, formats, libraries)
     for reason in skipped:
         err_console.print(f"[dim]no accuracy: {reason}[/]", highlight=False, soft_wrap=True)
     if not combos:
         return SweepSummary()
-    with progress_bar() as progress, Store(ws.store_path) as store, ExitStack() as stack:
-        session = None
-        if accuracy.needs_browser(combos):
-            from browserdl.loaders.session import BrowserSession
+    in_browser = accuracy.browser_combos(combos)
+    elsewhere = [c for c in combos if c not in in_browser]
+    summary = SweepSummary()
+    with progress_bar() as progress:
+        if elsewhere:
+            with Store(ws.store_path) as store:
+                summary += run_sweep(accuracy.keys(elsewhere, None, libraries),
+                                     accuracy.runner(ws, None, libraries), store, progress,
+                                     force=force, label="accuracy")
+        if in_browser:
+            from browserdl.loaders.matrix import on_targets
 
-            session = stack.enter_context(BrowserSession(ws, libraries=libraries))
-        keys = accuracy.keys(combos, session.target if session else None, libraries)
-        return run_sweep(keys, accuracy.runner(ws, session, libraries), store, progress, force=force,
-                         label="accuracy")
+            def work(session: BrowserSession, store: Store) -> SweepSummary:
+                return run_sweep(accuracy.keys(in_browser, session.target, libraries),
+                                 accuracy.runner(ws, session, libraries), store, progress,
+                                 force=force, label=f"accuracy on {session.spec.name}")
+
+            gl = any(FORMATS[f].backend in GL_BACKENDS for _, f in in_browser)
+            summary += on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries, gl)
+    return summary
 
 
 def finish(summary: SweepSummary, failed_before: int = 0) -> None:
     """Say what the sweep did; one line per failed trial; exit 1 when anything failed."""
     err_console.print(f"{summary.measured} trials measured, {summary.skipped} already stored, "
                       f"{len(summary.failed)} failed, {len(summary.not_applicable)} not applicable")
+    for _, reason in summary.unavailable:
+        err_console.print(f"[red]not measured[/] {reason}", highlight=False, soft_wrap=True)
     for key, reason in summary.not_applicable:
         err_console.print(f"[dim]not applicable {key.label()}: {reason}[/]", highlight=False,
                           soft_wrap=True)
     for key, error in summary.failed:
         err_console.print(f"[red]failed[/] {key.label()}: {error}", highlight=False, soft_wrap=True)
-    if summary.failed or failed_before:
+    if summary.failed or summary.unavailable or failed_before:
         raise SystemExit(1)
 
 

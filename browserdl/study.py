@@ -7,6 +7,7 @@ from pathlib import Path
 from browserdl import pipeline
 from browserdl.converter.convert import lookup
 from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.drivers.base import TargetSpec
 from browserdl.loaders.native import NativeOptions
 from browserdl.loaders.native_worker import CALLS
 from browserdl.loaders.runtimes import RUNTIMES, encodings
@@ -33,7 +34,8 @@ STAGES = ["train", "convert all-formats", "measure sizes", "measure loading (nat
 
 
 def study(ws: Workspace, preset: str, specs: list[ModelSpec], trials: int,
-          libraries: dict[str, Path], mnist: Path | None = None) -> tuple[SweepSummary, int]:
+          libraries: dict[str, Path], mnist: Path | None = None,
+          targets: list[TargetSpec] | None = None) -> tuple[SweepSummary, int]:
     """Train, convert all-formats, measure sizes, loading (native, then in the browser), training,
     the encodings under network profiles and their accuracy, under one progress display.
 
@@ -62,11 +64,12 @@ def study(ws: Workspace, preset: str, specs: list[ModelSpec], trials: int,
                                                False, runtime)
         stage(4)
         summary += pipeline.measure_browser(ws, ids, in_browser, None, None, trials,
-                                            [BrowserOptions(runs=runs)], False, libraries)
+                                            [BrowserOptions(runs=runs)], False, libraries, targets)
         stage(5)
         training_trials, batches = STUDY_TRAINING.get(preset, (trials, DEFAULT_BATCHES))
         summary += pipeline.measure_training(ws, ids, trainable_runtimes(), None, training_trials,
-                                             TrainingOptions(batches=batches), False, libraries)
+                                             TrainingOptions(batches=batches), False, libraries,
+                                             targets)
         stage(6)
         if ENCODINGS_MODEL in ids:  # the encodings under real network conditions
             networks, compressions = STUDY_NETWORK.get(preset, STUDY_NETWORK["paper"])
@@ -74,9 +77,10 @@ def study(ws: Workspace, preset: str, specs: list[ModelSpec], trials: int,
                 ws, [ENCODINGS_MODEL], in_browser, ENCODINGS_BACKENDS,
                 ENCODINGS, 1 if preset == "quick" else trials,
                 [BrowserOptions(runs, "cold", 120, n, c) for n in networks for c in compressions], False,
-                libraries)
+                libraries, targets)
         stage(7)
         if ENCODINGS_MODEL in ids:  # what each encoding keeps of the model's accuracy
-            summary += pipeline.measure_accuracy(ws, [ENCODINGS_MODEL], None, False, libraries)
+            summary += pipeline.measure_accuracy(ws, [ENCODINGS_MODEL], None, False, libraries,
+                                                  targets)
         stage(8)
     return summary, failed

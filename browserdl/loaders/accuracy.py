@@ -55,8 +55,9 @@ def plan(ws: Workspace, models: list[str], formats: list[str] | None,
     return combos, skipped
 
 
-def needs_browser(combos: list[tuple[str, str]]) -> bool:
-    return any(parity.in_browser(FORMATS[f]) for _, f in combos)
+def browser_combos(combos: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs whose library runs in the browser (measured on every target)."""
+    return [(m, f) for m, f in combos if parity.in_browser(FORMATS[f]) and FORMATS[f].runtime != "native"]
 
 
 def keys(combos: list[tuple[str, str]], browser: Target | None,

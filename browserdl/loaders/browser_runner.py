@@ -1,4 +1,4 @@
-"""Browser timing: each cold trial in a fresh context of headless Chromium, timed in the page."""
+"""Browser timing: each cold trial in a fresh context of one target's browser, timed in the page."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class BrowserOptions:
     timeout_s: float = 120.0
     network: str = network_profiles.NONE  # a profile of loaders/network.py
     compression: str = "none"  # Content-Encoding the server answers with: none, gzip, br
+    threads: int = 1  # wasm threads, pinned alike on every engine (WebKit reports 4 cores on 2)
 
 
 def settings_of(options: BrowserOptions) -> Settings:
@@ -42,6 +43,8 @@ def settings_of(options: BrowserOptions) -> Settings:
         values["network"] = options.network
     if options.compression != "none":
         values["compression"] = options.compression
+    if options.threads != 1:
+        values["threads"] = options.threads
     return settings(values)
 
 
@@ -101,10 +104,11 @@ def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
         request = {"adapter": key.runtime, "backend": key.backend,
                    "formatUrl": session.url(ws.formats / key.model / key.format),
                    "inputUrl": session.url(ref.input_path), "shape": list(ref.inputs.shape),
-                   "runs": options.runs, "batchRuns": BATCH_RUNS}
+                   "runs": options.runs, "batchRuns": BATCH_RUNS, "threads": options.threads}
         profile = network_profiles.profile(options.network)
         if profile is not None:
-            env["network"] = profile.describe()
+            env["network"] = profile.describe() + "; shaped by the loopback server"
+        session.shape(None)
         session.server.compression = options.compression
         if options.compression != "none" and (key.model, key.format, key.runtime) not in primed:
             # a CDN serves files compressed ahead of time: one unrecorded load fills the
@@ -112,13 +116,16 @@ def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
             with suppress(RuntimeError):
                 session.measure({**request, "runs": 1, "batchRuns": 1}, options.timeout_s)
             primed.add((key.model, key.format, key.runtime))
-        started = time.perf_counter()
+        session.shape(profile)
+        started, at = time.perf_counter(), time.time()
         try:
-            got = session.measure(request, options.timeout_s, warm=options.cache == "warm",
-                                  network=profile.cdp() if profile else None)
+            got = session.measure(request, options.timeout_s, warm=options.cache == "warm")
         except RuntimeError as exc:
             return TrialResult(False, error=str(exc), wall_s=time.perf_counter() - started), env
+        finally:
+            session.shape(None)
         wall = time.perf_counter() - started
+        got["started_unix"] = at
         env.update(renderer=got["env"]["renderer"], cross_origin_isolated=got["env"]["crossOriginIsolated"],
                    timer_resolution_ms=got["env"]["timerResolutionMs"],
                    user_agent=got["env"]["userAgent"])
@@ -134,14 +141,18 @@ def _result(fmt: Format, key: TrialKey, got: dict[str, Any], expected: np.ndarra
     phases += [Phase(name, float(np.median(values)), "ms", values) for name, values in samples.items()]
     transfer = got["transfer"]
     phases += [Phase("transfer_model", transfer["model"]["transfer"], "bytes"),
-               Phase("transfer_library", transfer["library"]["transfer"], "bytes"),
-               Phase("js_heap", got["js_heap_bytes"], "bytes"),
-               Phase("cpu_load", got["cpu_load_percent"], "%"),
-               Phase("cpu_inference", got["cpu_inference_percent"], "%")]
+               Phase("transfer_library", transfer["library"]["transfer"], "bytes")]
+    # what the engine or this machine could tell: absent (shown —) where it cannot
+    for name, value, unit in (("js_heap", got["js_heap_bytes"], "bytes"),
+                              ("peak_rss", got["peak_rss_bytes"], "bytes"),
+                              ("cpu_load", got["cpu_load_percent"], "%"),
+                              ("cpu_inference", got["cpu_inference_percent"], "%")):
+        if value is not None:
+            phases.append(Phase(name, value, unit))
     parity = compare(expected, np.asarray(got["output"], dtype=np.float32), BOUNDS[fmt.precision])
     detail = {"backend_used": got["backend"], "max_diff": parity.max_diff,
               "renderer": got["env"]["renderer"], "library_bytes": got["library_bytes"],
-              "threads": got["threads"],
+              "threads": got["threads"], "started_unix": got["started_unix"],
               "transfer": transfer}
     error = None
     if got["backend"] != key.backend:  # never assume the requested backend ran

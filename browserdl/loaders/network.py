@@ -1,8 +1,9 @@
-"""Named network profiles, applied to a page with CDP network emulation.
-
-CDP's `latency` is added once to every request (request sent → response headers), i.e. one
-round trip per request, so profiles are given by their round-trip time. Throughput is shared by
-parallel requests and applies to the bytes on the wire (compressed when the server compresses).
+"""Named network profiles. The loopback server applies them itself (server.py: one round trip
+before each response's headers, one downstream rate shared by parallel responses, on the bytes
+on the wire, compressed when it compresses), so every engine gets the same network whatever its
+protocol. `cdp()` is Chromium's emulation of the same profile (its `latency` is likewise added
+once per request, request sent → response headers), which the server's shaping is checked
+against (tests/test_network.py, benchmarks/network_shaping.py).
 Sources:
 - 3g, 4g: WebPageTest's connectivity profiles, catchpoint/WebPageTest
   www/settings/connectivity.ini.sample: [3G] "1.6 Mbps/768 Kbps 300ms RTT", [4G] "9 Mbps, 170ms
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-NONE = "none"  # loopback as it is: no emulation
+NONE = "none"  # loopback as it is: no shaping
 
 
 @dataclass(frozen=True)

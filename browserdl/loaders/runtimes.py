@@ -20,6 +20,8 @@ from browserdl.loaders import native_worker, ort_worker  # import-light: their C
 
 JS_DIR = Path(__file__).parent / "js"
 PAGES_DIR = Path(__file__).parent / "pages"
+# Backends that need a GPU context (software here): Firefox runs headful under Xvfb for them.
+GL_BACKENDS = ("webgl", "webgpu")
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,17 @@
 With `compression` set ("gzip" or "br") it answers a request whose Accept-Encoding allows it
 with that Content-Encoding, as a CDN does: every file but images, compressed as `measure
 sizes` counts them (converter/sizes.py), each compressed once and kept in memory.
+
+With `shaping` set (a network profile) it is the network: every response waits one round trip
+before its headers, and every body byte goes through one rate limit shared by all open responses
+(a link's downstream bandwidth), so every engine gets the same 3g/4g/wifi whatever its protocol.
+Requests carry no bodies here, so the upstream rate only applies to their headers (ignored).
 """
 
 from __future__ import annotations
 
-import shutil
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -16,6 +21,7 @@ from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from browserdl.converter.sizes import compress
+from browserdl.loaders.network import NetworkProfile
 
 HOST = "127.0.0.1"
 
@@ -48,6 +54,7 @@ MIME_TYPES = {
     ".pb": "application/octet-stream",
 }
 DEFAULT_MIME = "application/octet-stream"
+CHUNK = 16 << 10  # bytes per write: a rate limit this fine makes a 3g download smooth
 COMPRESSIONS = ("none", "gzip", "br")
 _ALREADY_COMPRESSED = ("image/png", "image/jpeg")
 
@@ -73,6 +80,22 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in ISOLATION_HEADERS.items():
             self.send_header(name, value)
         super().end_headers()
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        shaping = self.server.shaping  # type: ignore[attr-defined]
+        if shaping is not None:  # one round trip: request up, first byte down
+            time.sleep(shaping.rtt_ms / 1000)
+        super().send_response(code, message)
+
+    def _write(self, body: bytes | memoryview) -> None:
+        """The body, through the shared rate limit when shaping."""
+        link: _Link | None = self.server.link  # type: ignore[attr-defined]
+        view = memoryview(body)
+        for start in range(0, len(view), CHUNK):
+            piece = view[start:start + CHUNK]
+            if link is not None:
+                link.wait(len(piece))
+            self.wfile.write(piece)
 
     def do_GET(self) -> None:
         self._serve(head=False)
@@ -122,27 +145,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if not head:
                 try:
-                    self.wfile.write(body)
+                    self._write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
             return
         try:
-            stream = path.open("rb")
+            body = path.read_bytes()
         except OSError:
             self._send_error(404, head)
             return
-        with stream:
-            size = path.stat().st_size
-            self.send_response(200)
-            self.send_header("Content-Type", mime_type(path))
-            self.send_header("Content-Length", str(size))
-            self.send_header("Cache-Control", CACHE_CONTROL)
-            self.end_headers()
-            if not head:
-                try:
-                    shutil.copyfileobj(stream, self.wfile, 1 << 20)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True  # the page navigated away mid-download
+        self.send_response(200)
+        self.send_header("Content-Type", mime_type(path))
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", CACHE_CONTROL)
+        self.end_headers()
+        if not head:
+            try:
+                self._write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the page navigated away mid-download
 
     def _accepts(self, encoding: str) -> bool:
         """Whether the request's Accept-Encoding lists `encoding` with a non-zero q."""
@@ -159,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", CACHE_CONTROL)
         self.end_headers()
         if not head:
-            self.wfile.write(body)
+            self._write(body)
 
     def _send_error(self, status: int, head: bool) -> None:
         body = b"not found\n"
@@ -172,9 +193,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+class _Link:
+    """One downstream link: bytes leave at `bytes_per_s`, whichever response they belong to."""
+
+    def __init__(self, bytes_per_s: float) -> None:
+        self.bytes_per_s = bytes_per_s
+        self.free_at = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self, size: int) -> None:
+        """Block until `size` more bytes may go out."""
+        with self.lock:
+            start = max(time.perf_counter(), self.free_at)
+            self.free_at = start + size / self.bytes_per_s
+            done = self.free_at
+        time.sleep(max(0.0, done - time.perf_counter()))
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a browser's open keep-alive connection must not block shutdown
     compression = "none"
+    shaping: NetworkProfile | None = None
+    link: _Link | None = None
     cache: dict[tuple[Path, int, str], bytes]
     lock: threading.Lock
 
@@ -199,6 +239,7 @@ class LoopbackServer:
                  compression: str = "none") -> None:
         self.host = host
         self._compression = compression
+        self._shaping: NetworkProfile | None = None
         self.mounts: dict[str, Path] = {}
         for prefix, folder in (mounts or {}).items():
             key = "/" + prefix.strip("/") + "/"
@@ -226,6 +267,18 @@ class LoopbackServer:
             self._server.compression = encoding
 
     @property
+    def shaping(self) -> NetworkProfile | None:
+        return self._shaping
+
+    @shaping.setter
+    def shaping(self, profile: NetworkProfile | None) -> None:
+        """Serve as over this network from the next response on (None: loopback as it is)."""
+        self._shaping = profile
+        if self._server is not None:
+            self._server.shaping = profile
+            self._server.link = _Link(profile.down_kbps * 1000 / 8) if profile else None
+
+    @property
     def url(self) -> str:
         """The origin, e.g. "http://127.0.0.1:41234" (no trailing slash)."""
         return f"http://{self.host}:{self.port}"
@@ -234,6 +287,7 @@ class LoopbackServer:
         handler = type("Handler", (_Handler,), {"mounts": dict(self.mounts)})
         self._server = _Server((self.host, 0), handler)
         self._server.compression = self._compression
+        self.shaping = self._shaping
         self._server.cache, self._server.lock = {}, threading.Lock()
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="browserdl-server", daemon=True

@@ -23,10 +23,12 @@ class SweepSummary:
     failed: list[tuple[TrialKey, str]] = field(default_factory=list)
     # the library cannot do this (e.g. a kernel its backend lacks): recorded, not a failure
     not_applicable: list[tuple[TrialKey, str]] = field(default_factory=list)
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (target, why it could not run)
 
     def __add__(self, other: SweepSummary) -> SweepSummary:
         return SweepSummary(self.measured + other.measured, self.skipped + other.skipped,
-                            self.failed + other.failed, self.not_applicable + other.not_applicable)
+                            self.failed + other.failed, self.not_applicable + other.not_applicable,
+                            self.unavailable + other.unavailable)
 
 
 def run_sweep(

@@ -42,6 +42,7 @@ class TrainingOptions:
     learning_rate: float = DEFAULT_LEARNING_RATE
     timeout_s: float = 600.0
     native_threads: tuple[str, ...] = THREADS  # native TensorFlow's thread counts (loaders/native.py)
+    wasm_threads: int = 1  # pinned in the page alike on every engine
 
 
 def probe_size(options: TrainingOptions) -> int:
@@ -53,6 +54,11 @@ def settings_of(options: TrainingOptions, threads: str | None = None) -> Setting
     """A browser trial's settings; a native one's also say its thread count."""
     return settings(optimizer="sgd", lr=f"{options.learning_rate:g}", batch=BATCH_SIZE,
                     batches=options.batches, **({"threads": threads} if threads else {}))
+
+
+def _wasm(options: TrainingOptions) -> str | None:
+    """A browser trial's thread setting: absent at the default 1."""
+    return None if options.wasm_threads == 1 else str(options.wasm_threads)
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ def keys(combos: list[tuple], trials: int, options: TrainingOptions, target: Tar
     return [TrialKey(m, f, r, b, Kind.TRAIN, settings_of(options, threads), t, target,
                      protocol.for_trial(Kind.TRAIN, r, libraries))
             for m, f, r, b in combos
-            for threads in (options.native_threads if RUNTIMES[r].native else (None,))
+            for threads in (options.native_threads if RUNTIMES[r].native else (_wasm(options),))
             for t in range(trials)]
 
 
@@ -137,7 +143,8 @@ def browser_runner(ws: Workspace, session: Any, options: TrainingOptions,
                    "formatUrl": session.url(ws.formats / key.model / key.format),
                    "inputUrl": session.url(feed.x), "labelsUrl": session.url(feed.y),
                    "shape": list(feed.shape), "batchSize": BATCH_SIZE, "batches": options.batches,
-                   "probe": probe_size(options), "learningRate": options.learning_rate, "loss": feed.loss}
+                   "probe": probe_size(options), "learningRate": options.learning_rate, "loss": feed.loss,
+                   "threads": options.wasm_threads}
         started = time.perf_counter()
         try:
             got = session.train(request, options.timeout_s, CPU_WINDOW_MS)
@@ -182,14 +189,15 @@ def result(key: TrialKey, got: dict[str, Any], options: TrainingOptions, wall: f
     phases += [Phase("train_batch", float(np.mean(times)), "ms", times),
                Phase("train_loss", losses[-1], "loss", losses),
                Phase("loss_before", got["lossBefore"], "loss"),
-               Phase("loss_after", got["lossAfter"], "loss"),
-               Phase("cpu_train", float(np.mean(cpu)), "%", cpu)]
+               Phase("loss_after", got["lossAfter"], "loss")]
+    if cpu:  # a remote engine without CDP tells no CPU time
+        phases.append(Phase("cpu_train", float(np.mean(cpu)), "%", cpu))
     # a diverged run's NaN losses: the store keeps numbers only (the error says what happened)
     phases = [Phase(p.name, p.value, p.unit, [v if math.isfinite(v) else None for v in p.samples]
                     if p.samples else p.samples) for p in phases if math.isfinite(p.value)]
-    if "js_heap_bytes" in got:
+    if got.get("js_heap_bytes") is not None:
         phases.append(Phase("js_heap", got["js_heap_bytes"], "bytes"))
-    if "peak_rss_bytes" in got:
+    if got.get("peak_rss_bytes") is not None:
         phases.append(Phase("peak_rss", got["peak_rss_bytes"], "bytes"))
     detail = {**got.get("detail", {}), "backend_used": got["backend"], "objective": got["objective"],
               "updates": got["updates"], "warmup_loss": got["warmupLoss"]}

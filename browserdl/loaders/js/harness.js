@@ -5,7 +5,7 @@
 //   browserdl.measureLoad / measureInference   load; warm-up, steady-state runs, batch runs
 //   browserdl.trainStart / trainChunk / trainFinish   training batches through the adapter's
 //                            `train` face (see adapters/tfjs.js)
-// opts: {adapter, backend, formatUrl, inputUrl, shape, libraryUrl?, runs?, batchRuns?}
+// opts: {adapter, backend, formatUrl, inputUrl, shape, libraryUrl?, runs?, batchRuns?, threads?}
 // training adds: {labelsUrl, batchSize, batches, probe, learningRate, loss}
 (function () {
   const now = () => performance.now();
@@ -49,7 +49,7 @@
     for (const src of scripts) await addScript(src);
     for (const src of (adapter.browser.backendScripts || {})[opts.backend] || []) await addScript(src);
     const lib = self[adapter.browser.global];
-    const backend = adapter.setup ? await adapter.setup(lib, opts.backend) : opts.backend;
+    const backend = adapter.setup ? await adapter.setup(lib, opts.backend, opts.threads || 1) : opts.backend;
     phases.library = now() - t;
 
     t = now();

@@ -16,7 +16,7 @@ async function main() {
     const b = fs.readFileSync(path.join(dir, f.name));
     files.set(f.name, b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   }
-  const backend = adapter.setup ? await adapter.setup(lib, 'cpu') : 'cpu';
+  const backend = adapter.setup ? await adapter.setup(lib, 'cpu', 1) : 'cpu';
   const parsed = await adapter.parse(lib, files, manifest);
   const model = await adapter.build(lib, parsed);
   const raw = fs.readFileSync(inputPath);

@@ -5,8 +5,8 @@
 //
 // Exactly one execution provider per session: given a list, ORT drops an unavailable one with a
 // console warning and runs the next, so a session that exists ran on the provider asked for.
-// Threads: ORT's default is kept, as a user gets it (in a cross-origin-isolated page
-// min(4, ceil(cores / 2)); 1 in Node); `threads` reports it with every trial.
+// Threads: pinned to what setup is given (ORT's own default, min(4, ceil(cores / 2)) in an
+// isolated page, differs by engine: WebKit reports 4 cores on 2); `threads` reports it.
 // parse only gathers the bytes: ORT decodes the protobuf inside InferenceSession.create (build).
 (function (register) {
   const dist = '/node_modules/onnxruntime-web/dist/';
@@ -34,11 +34,12 @@
     node: { module: 'onnxruntime-web' },
     browser: { global: 'ort', scripts: [dist + 'ort.all.min.js'] },
 
-    async setup(ort, backend) {
+    async setup(ort, backend, threads) {
       // node_run.js asks every runtime for 'cpu': ORT's CPU execution provider is the wasm backend.
       const wanted = backend === 'cpu' ? 'wasm' : backend;
       if (!BACKENDS.includes(wanted)) throw new Error('onnxruntime-web has no backend ' + backend);
       if (typeof document !== 'undefined') ort.env.wasm.wasmPaths = dist;
+      ort.env.wasm.numThreads = threads || 1;
       const bytes = Uint8Array.from(atob(PROBE), (c) => c.charCodeAt(0));
       let probe;
       try {

@@ -1,5 +1,6 @@
 // TensorFlow.js layers models (tfjs-layers, -f16, -u8). The face every adapter has:
-//   setup(lib, backend) -> backend actually in use
+//   setup(lib, backend, threads) -> backend actually in use (threads: wasm threads to pin,
+//                            the same on every engine; adapters without wasm ignore it)
 //   parse(lib, files, manifest) -> decoded model data   (files: Map name -> ArrayBuffer)
 //   build(lib, parsed) -> model                          (framework objects, weights uploaded)
 //   predict(lib, model, input: Float32Array, shape) -> {data: Float32Array, shape}
@@ -36,8 +37,11 @@
       },
     },
 
-    async setup(tf, backend) {
-      if (backend === 'wasm' && tf.wasm) tf.wasm.setWasmPaths(dist + 'tfjs-backend-wasm/dist/');
+    async setup(tf, backend, threads) {
+      if (backend === 'wasm' && tf.wasm) {
+        tf.wasm.setWasmPaths(dist + 'tfjs-backend-wasm/dist/');
+        tf.wasm.setThreadsCount(threads); // before the backend starts its pool
+      }
       const ok = await tf.setBackend(backend);
       await tf.ready();
       if (!ok) throw new Error('tfjs backend ' + backend + ' failed to initialise');
@@ -63,7 +67,7 @@
     },
 
     threads(tf, backend) {
-      // XNNPACK's pool: every logical core when the page is cross-origin isolated, else 1
+      // XNNPACK's pool as set up (setThreadsCount needs cross-origin isolation to go above 1)
       return backend === 'wasm' && tf.wasm ? tf.wasm.getThreadsCount() : 1;
     },
 
