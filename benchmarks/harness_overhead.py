@@ -1,12 +1,14 @@
-"""What a cold browser trial costs beyond the phases it measures, and what the quick sweep costs.
+"""What a cold browser trial costs beyond the phases it measures, per local target, and what the
+quick sweep costs.
 
-For one small model: the wall time of each cold trial seen from Python (new context, page
-load, two page.evaluate calls, CDP reads, context close) beside the sum of the phases timed
-inside the page. Then the wall time of the whole `--preset quick` loading sweep (native and
+For one small model, on each local engine: the wall time of each cold trial seen from Python
+(a fresh context — a Playwright context, a BiDi user context, a new WebDriver session —, page
+load, the calls, the CPU and memory reads, closing it) beside the sum of the phases timed inside
+the page. Then the wall time of the whole `--preset quick` loading sweep on Chromium (native and
 every browser runtime, 3 trials, 10 runs), models trained and converted beforehand.
 
     .venv/bin/python benchmarks/harness_overhead.py [--trials 7] [--runtime tfjs --backend cpu]
-                                                     [--skip-quick] [--workspace DIR]
+                        [--targets chromium,firefox,webkit] [--skip-quick] [--workspace DIR]
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from browserdl import pipeline
 from browserdl.converter.convert import lookup
 from browserdl.loaders import browser_runner
 from browserdl.loaders.browser_runner import BrowserOptions
+from browserdl.loaders.drivers.base import TargetSpec
 from browserdl.loaders.native import NativeOptions
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.session import BrowserSession
+from browserdl.loaders.targets import LOCAL_ENGINES
 from browserdl.models.train import TrainOptions
 from browserdl.models.zoo import select
 from browserdl.workspace import Workspace
@@ -36,13 +40,14 @@ FORMAT_OF = {"tfjs": "tfjs-layers", "convnetjs": "convnetjs", "brainjs": "brainj
              "synaptic": "synaptic", "kerasjs": "kerasjs"}
 
 
-def per_trial(ws: Workspace, runtime: str, backend: str, trials: int, console: Console) -> None:
+def per_trial(ws: Workspace, runtime: str, backend: str, trials: int, target: str,
+              console: Console) -> None:
     options = BrowserOptions(runs=50)
-    table = Table(title=f"Cold trials of {MODEL} in {runtime}/{backend} (50 runs each)")
+    table = Table(title=f"Cold trials of {MODEL} in {runtime}/{backend} on {target} (50 runs each)")
     for column in ("trial", "wall (Python)", "sum of page phases", "overhead"):
         table.add_column(column, justify="right")
     walls, sums = [], []
-    with BrowserSession(ws) as session:
+    with BrowserSession(ws, TargetSpec(target, target)) as session:
         run = browser_runner.runner(ws, session, options, {})
         combo = (MODEL, FORMAT_OF[runtime], runtime, backend)
         for trial, key in enumerate(browser_runner.keys([combo], trials, options, session.target, {})):
@@ -60,7 +65,8 @@ def per_trial(ws: Workspace, runtime: str, backend: str, trials: int, console: C
     table.add_row("median", f"{wall_med:.0f} ms", f"{sum_med:.0f} ms",
                   f"{wall_med - sum_med:.0f} ms", style="bold")
     console.print(table)
-    console.print(f"the page's phases cover {sum_med / wall_med:.1%} of a cold trial's wall time")
+    console.print(f"{target} ({session.driver.context_kind} per trial): the page's phases cover "
+                  f"{sum_med / wall_med:.1%} of a cold trial's wall time")
 
 
 def quick_sweep(ws: Workspace, console: Console) -> None:
@@ -85,6 +91,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=7)
     parser.add_argument("--runtime", default="tfjs", choices=sorted(FORMAT_OF))
     parser.add_argument("--backend", default="cpu")
+    parser.add_argument("--targets", default=",".join(LOCAL_ENGINES))
     parser.add_argument("--skip-quick", action="store_true")
     parser.add_argument("--workspace", type=Path, help="reuse a workspace (default: a temporary one)")
     args = parser.parse_args()
@@ -93,7 +100,8 @@ def main() -> None:
     pipeline.convert(ws, [MODEL], lookup([FORMAT_OF[args.runtime]]), verify=False, force=False,
                      libraries={}, show=False)
     console = Console()
-    per_trial(ws, args.runtime, args.backend, args.trials, console)
+    for target in args.targets.split(","):
+        per_trial(ws, args.runtime, args.backend, args.trials, target, console)
     if not args.skip_quick:
         quick_sweep(ws, console)
 

@@ -357,11 +357,13 @@ def study(
 
 @app.command()
 def doctor() -> None:
-    """Check what is installed and working: Python stack, npm libraries, the browser."""
-    from browserdl.doctor import diagnose, table
+    """Check what is installed and working: Python stack, npm libraries, the browser, and every
+    target (the local engines and the remote ones of workspace/targets.toml)."""
+    from browserdl.doctor import diagnose, probe_targets, table, targets_table
 
     checks = diagnose()
     pipeline.console.print(table(checks))
+    pipeline.console.print(targets_table(probe_targets(_ws().root)))
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
 

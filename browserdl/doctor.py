@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from browserdl.errors import UserError
+from browserdl.loaders.probe import TargetReport, probe, software_label
 from browserdl.loaders.runtimes import RUNTIMES, npm_packages, python_packages
 from browserdl.quiet import import_quietly
 from browserdl.workspace import node_modules
@@ -222,6 +223,41 @@ def diagnose() -> list[Check]:
         return checks
     checks += _browser_rows(executable)
     return checks
+
+
+def probe_targets(ws_root: Path) -> list[TargetReport]:
+    """Every local engine and every remote target of workspace/targets.toml, each started once."""
+    from browserdl.loaders.targets import LOCAL_ENGINES, configured, resolve
+
+    names = [*LOCAL_ENGINES, *configured(ws_root)]
+    return [probe(spec) for spec in resolve(names, ws_root)]
+
+
+def targets_table(reports: list[TargetReport]) -> Table:
+    """One row per target: what a trial there can use (n/a rows say what to install)."""
+    out = Table(title="browserdl doctor — targets")
+    for column in ("target", "version", "driver", "launches", "isolated", "timer step", "wasm threads",
+                   "WebGL renderer", "WebGPU adapter"):
+        out.add_column(column)
+    for r in reports:
+        if not r.launches:
+            out.add_row(Text(r.name), "—", "—", Text("n/a", style="yellow"), "", "", "", "",
+                        Text(r.error))
+            continue
+        d = r.detail
+        if not d:  # started, but the page said nothing
+            out.add_row(Text(r.name), Text(r.version), Text(r.driver), Text("yes", style="green"),
+                        "", "", "", "", Text(r.error))
+            continue
+        step = d.get("stepMs")
+        webgl = software_label(d["webgl"]) if d["webgl"] else (
+            "none (headless: runs under Xvfb for GL backends)" if d.get("headless") else "none")
+        out.add_row(Text(r.name), Text(r.version), Text(r.driver), Text("yes", style="green"),
+                    "yes" if d["isolated"] else Text("no", style="red"),
+                    f"{step * 1000:.0f} µs" if step else "—",
+                    f"yes ({d['cores']} cores reported)" if d["shared"] else "no (no shared memory)",
+                    Text(webgl), Text(software_label(d["webgpu"])))
+    return out
 
 
 def table(checks: list[Check]) -> Table:

@@ -17,6 +17,7 @@ from browserdl.loaders import protocol
 from browserdl.loaders.parity import BOUNDS, compare, reference
 from browserdl.loaders.runtimes import RUNTIMES, Runtime
 from browserdl.loaders.session import BrowserSession
+from browserdl.loaders.targets import renderer_of
 from browserdl.results.records import Kind, Phase, Settings, Target, TrialKey, TrialResult, settings
 from browserdl.workspace import Workspace, node_modules
 
@@ -126,6 +127,7 @@ def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
             session.shape(None)
         wall = time.perf_counter() - started
         got["started_unix"] = at
+        got["env"]["renderer"] = renderer_of(session.spec, got["env"]["renderer"])
         env.update(renderer=got["env"]["renderer"], cross_origin_isolated=got["env"]["crossOriginIsolated"],
                    timer_resolution_ms=got["env"]["timerResolutionMs"],
                    user_agent=got["env"]["userAgent"])

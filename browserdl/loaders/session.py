@@ -73,7 +73,7 @@ class BrowserSession:
         """Which browser this session measures: its fingerprint, read once from a page."""
         context = self.driver.new_context()
         try:
-            seen = json.loads(self._open(context, 60).evaluate(
+            seen = json.loads(self.open_page(context, 60).evaluate(
                 "browserdl.environment().then(JSON.stringify)", 60))
         except RuntimeError as exc:
             raise UserError(f"target {self.spec.name}: the harness page did not open ({exc})") from None
@@ -97,10 +97,10 @@ class BrowserSession:
             options = {**options, "libraryUrl": f"/lib/{runtime}/{self.libraries[runtime].name}"}
         return options
 
-    def _open(self, context: Context, timeout_s: float) -> Page:
+    def open_page(self, context: Context, timeout_s: float) -> Page:
         return context.open(self.server.url + PAGE, timeout_s)
 
-    def _call(self, page: Page, name: str, options: dict[str, Any], timeout_s: float) -> Any:
+    def call(self, page: Page, name: str, options: dict[str, Any], timeout_s: float) -> Any:
         """browserdl[name](options) in the page, bounded by `timeout_s`; failures → RuntimeError."""
         watchdog = None
         if self.spec.local:
@@ -122,7 +122,7 @@ class BrowserSession:
         """One load + batch (the parity check) in a fresh context."""
         context = self.driver.new_context()
         try:
-            return self._call(self._open(context, timeout_s), "run", self._options(options), timeout_s)
+            return self.call(self.open_page(context, timeout_s), "run", self._options(options), timeout_s)
         finally:
             context.close()
 
@@ -134,12 +134,12 @@ class BrowserSession:
         context = self.driver.new_context()
         try:
             if warm:
-                self._call(self._open(context, timeout_s), "measureLoad", options, timeout_s)
-            page = self._open(context, timeout_s)
+                self.call(self.open_page(context, timeout_s), "measureLoad", options, timeout_s)
+            page = self.open_page(context, timeout_s)
             with TrialMeter(self.driver, page) as meter:
-                loaded = self._call(page, "measureLoad", options, timeout_s)
+                loaded = self.call(page, "measureLoad", options, timeout_s)
                 meter.mark()
-                inferred = self._call(page, "measureInference", options, timeout_s)
+                inferred = self.call(page, "measureInference", options, timeout_s)
                 meter.mark()
             return {
                 "phases": {**loaded["phases"], **inferred["phases"]},
@@ -166,22 +166,22 @@ class BrowserSession:
         name = {"adapter": options["adapter"]}
         context = self.driver.new_context()
         try:
-            page = self._open(context, timeout_s)
+            page = self.open_page(context, timeout_s)
             with TrialMeter(self.driver, page) as meter:
-                started = self._call(page, "trainStart", options, timeout_s)
+                started = self.call(page, "trainStart", options, timeout_s)
                 times: list[float] = []
                 losses: list[float] = []
                 cpu: list[float | None] = []
                 done = False
                 while not done:
                     meter.mark()
-                    chunk = self._call(page, "trainChunk", {**name, "minMs": window_ms}, timeout_s)
+                    chunk = self.call(page, "trainChunk", {**name, "minMs": window_ms}, timeout_s)
                     meter.mark()
                     cpu.append(meter.cpu_percent(-2, -1))
                     times += chunk["times"]
                     losses += chunk["losses"]
                     done = chunk["done"]
-            finished = self._call(page, "trainFinish", name, timeout_s)
+            finished = self.call(page, "trainFinish", name, timeout_s)
             return {**started, "times": times, "losses": losses,
                     "cpu_windows": [c for c in cpu if c is not None], "js_heap_bytes": meter.heap,
                     "peak_rss_bytes": meter.peak_rss, "lossAfter": finished["lossAfter"]}

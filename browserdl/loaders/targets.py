@@ -119,6 +119,14 @@ def ready(spec: TargetSpec) -> TargetSpec:
                       spec.serve_host)
 
 
+def renderer_of(spec: TargetSpec, reported: str) -> str:
+    """The WebGL renderer a page reports, said plainly where the engine hides it: WebKit answers
+    a fixed "Apple GPU"; the local one draws with Mesa's llvmpipe on our Xvfb."""
+    if spec.kind == "webkit" and reported == "Apple GPU":
+        return "llvmpipe under Xvfb (WebKit reports a fixed 'Apple GPU')"
+    return reported
+
+
 def browser_target(spec: TargetSpec, driver: Driver, page: dict[str, Any]) -> Target:
     """A browser's target from what its page reports (see harness.js `environment`)."""
     step_us = round(float(page.get("timerResolutionMs", 0)) * 1000, 1)  # 5, 20 or 100 µs
@@ -127,6 +135,6 @@ def browser_target(spec: TargetSpec, driver: Driver, page: dict[str, Any]) -> Ta
         "endpoint": "" if spec.local else spec.url,
         "user_agent": page.get("userAgent", ""),
         "hardware_concurrency": page.get("hardwareConcurrency"),
-        "renderer": page.get("renderer", ""), "timer_step_us": step_us,
+        "renderer": renderer_of(spec, page.get("renderer", "")), "timer_step_us": step_us,
         "cross_origin_isolated": page.get("crossOriginIsolated"),
     })

@@ -23,6 +23,7 @@ from browserdl.loaders import protocol
 from browserdl.loaders.browser_runner import library_version
 from browserdl.loaders.native import THREADS, run_worker
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
+from browserdl.loaders.targets import renderer_of
 from browserdl.models import data
 from browserdl.results.records import Kind, Phase, Settings, Target, TrialKey, TrialResult, settings
 from browserdl.results.store import Store
@@ -155,6 +156,7 @@ def browser_runner(ws: Workspace, session: Any, options: TrainingOptions,
                 return TrialResult(False, error=reason.removeprefix(NOT_APPLICABLE), wall_s=wall,
                                    detail={"not_applicable": True}), env
             return TrialResult(False, error=reason, wall_s=wall), env
+        got["env"]["renderer"] = renderer_of(session.spec, got["env"]["renderer"])
         env.update(renderer=got["env"]["renderer"], user_agent=got["env"]["userAgent"])
         got["detail"] = {"renderer": got["env"]["renderer"], "threads": got["threads"]}
         return result(key, got, options, time.perf_counter() - started), env

@@ -18,7 +18,7 @@ from typing import Any
 
 from browserdl.loaders.runtimes import json_formats
 from browserdl.reports import training_tables
-from browserdl.reports.frame import GPU_BACKENDS, Frame, Group, Phases, browser, cold
+from browserdl.reports.frame import GPU_BACKENDS, Frame, Group, Phases, browser, cold, software_gpu
 from browserdl.reports.loading_tables import ratios
 from browserdl.reports.table import Table, columns
 
@@ -73,8 +73,7 @@ def _med(phases: Phases, name: str) -> float | None:
 
 
 def _software(data: _Data, group: Group) -> bool:
-    return group.backend in GPU_BACKENDS and "swiftshader" in (
-        data.frame.renderers.get(group, "swiftshader").lower())
+    return group.backend in GPU_BACKENDS and software_gpu(data.frame.renderers.get(group, "swiftshader"))
 
 
 def _f1_comparable(data: _Data) -> tuple[str, str]:

@@ -121,9 +121,18 @@ def browser(group: Group) -> bool:
     return group.kind == "load" and not native(group.runtime)
 
 
+# CPU rasterisers a "GPU" backend may run on: Chromium's SwiftShader, Mesa's llvmpipe (Firefox
+# and WebKitGTK under Xvfb)
+SOFTWARE_GPUS = ("swiftshader", "llvmpipe", "softpipe")
+
+
+def software_gpu(renderer: str) -> bool:
+    return any(name in renderer.lower() for name in SOFTWARE_GPUS)
+
+
 def backend_label(backend: str, renderer: str) -> str:
-    """The backend, marked when its "GPU" is SwiftShader: a software renderer on the CPU."""
-    if backend in GPU_BACKENDS and "swiftshader" in renderer.lower():
+    """The backend, marked when its "GPU" is a software renderer on the CPU."""
+    if backend in GPU_BACKENDS and software_gpu(renderer):
         return f"{backend} (software GPU)"
     return backend
 
