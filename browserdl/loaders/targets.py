@@ -4,7 +4,9 @@ browser's page reports."""
 
 from __future__ import annotations
 
+import os
 import platform
+import socket
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -23,8 +25,12 @@ NATIVE = "native"
 LOCAL_ENGINES = ("chromium", "firefox", "webkit")
 REMOTE_KINDS = ("playwright", "cdp", "webdriver")
 DEFAULT_TARGETS = ("chromium",)
+# a local engine's binary other than the one found on this machine
+EXECUTABLE_VARS = {"chromium": "BROWSERDL_CHROMIUM", "firefox": "BROWSERDL_FIREFOX",
+                   "webkit": "BROWSERDL_MINIBROWSER"}
 LOCAL_CHROMIUM = TargetSpec("chromium", "chromium")
 TARGETS_FILE = "targets.toml"
+REACH_TIMEOUT_S = 10
 EXAMPLE = ('[lab-chrome]\\nurl = "http://host:9222"  # or ws://… (Playwright server), or a '
            'WebDriver URL with kind = "webdriver" and capabilities = {browserName = "…"}')
 
@@ -95,8 +101,9 @@ def resolve(names: list[str], ws_root: Path, urls: dict[str, str] | None = None,
     specs = []
     for name in wanted:
         if name in LOCAL_ENGINES:
-            specs.append(TargetSpec(name, name, executable=str(executable or "") if name == "chromium"
-                                    else "", serve_host=serve_host))
+            binary = str(executable or "") if name == "chromium" else os.environ.get(
+                EXECUTABLE_VARS[name], "")
+            specs.append(TargetSpec(name, name, executable=binary, serve_host=serve_host))
         elif name in urls:
             specs.append(TargetSpec(name, "", urls[name], serve_host=serve_host))
         elif name in entries:
@@ -112,8 +119,20 @@ def resolve(names: list[str], ws_root: Path, urls: dict[str, str] | None = None,
 
 
 def ready(spec: TargetSpec) -> TargetSpec:
-    """The spec with its protocol known (a URL without `kind` is asked what it speaks)."""
-    if spec.local or spec.kind:
+    """The spec with its protocol known (a URL without `kind` is asked what it speaks); a remote
+    one that does not answer is one line."""
+    if spec.local:
+        return spec
+    parts = urlsplit(spec.url)
+    try:
+        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+        with socket.create_connection((parts.hostname or "", port), timeout=REACH_TIMEOUT_S):
+            pass
+    except (OSError, ValueError) as exc:
+        raise UserError(f"target {spec.name} ({spec.url}): cannot connect "
+                        f"({getattr(exc, 'strerror', None) or exc}); is the browser running and "
+                        "reachable?") from None
+    if spec.kind:
         return spec
     return TargetSpec(spec.name, url_kind(spec.url), spec.url, spec.capabilities, spec.executable,
                       spec.serve_host)

@@ -23,6 +23,7 @@ import numpy as np
 
 from browserdl.models.zoo import APPLICATIONS  # names only: zoo imports TensorFlow lazily
 from browserdl.reports import network_tables
+from browserdl.reports.engine_tables import cross_engine_rows
 from browserdl.reports.frame import (
     RATIO_PHASES,
     Frame,
@@ -107,7 +108,8 @@ def _label(key: Group, renderers: dict[Group, str]) -> str:
     if native(key.runtime):
         fastest = "fastest call, " if key.kind == "load" else ""
         return f"{key.runtime} ({fastest}{threads_text(native_threads(key))})"
-    return f"{key.runtime}/{backend_label(key.backend, renderers.get(key, ''))}{setting_label(key)}"
+    where = f" on {key.target}" if key.target not in ("", "chromium") else ""
+    return f"{key.runtime}/{backend_label(key.backend, renderers.get(key, ''))}{setting_label(key)}{where}"
 
 
 def _series_order(key: Any) -> tuple:
@@ -205,7 +207,33 @@ def render_all(frame: Frame, out_dir: Path) -> list[Figure]:
     ratio_figure = _ratio_figure(frame, renderers, out_dir)
     if ratio_figure is not None:
         figures.append(ratio_figure)
-    return figures + _ttfp_figures(frame, out_dir)
+    return figures + _ttfp_figures(frame, out_dir) + _engine_figures(frame, out_dir)
+
+
+def _engine_figures(frame: Frame, out_dir: Path) -> list[Figure]:
+    """Load (download + parse + build) and inference of the same files on each target."""
+    rows = cross_engine_rows(frame)
+    if not rows:
+        return []
+    out = []
+    for name, title, parts in (("engines-loading", "Across engines — loading (download + parse + "
+                                "build)", LOAD_PARTS),
+                               ("engines-inference", "Across engines — inference, one sample",
+                                ("inference",))):
+        series: Series = defaultdict(lambda: defaultdict(list))
+        for row in rows:
+            if all(p in row["medians"] for p in parts):
+                where = f"{row['model']}\n{row['group'].runtime}/{row['group'].backend}"
+                series[(row["target"],)][where].append(sum(row["medians"][p] for p in parts))
+        combos = sorted({x for by in series.values() for x in by})
+        if not combos:
+            continue
+        fig = _grouped_bars(series, combos, {}, "time (ms)", title,
+                            labels={key: key[0] for key in series})
+        out.append(Figure(name, title, "The same converted files, server, network and harness on "
+                          "each engine; one bar per target: the median over its cold trials (no "
+                          "whiskers: one median per target). Log scale.", *_save(fig, out_dir, name)))
+    return out
 
 
 def _ttfp_figures(frame: Frame, out_dir: Path) -> list[Figure]:

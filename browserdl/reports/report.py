@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from browserdl.reports import (
+    engine_tables,
     findings,
     format_tables,
     loading_tables,
@@ -26,17 +27,18 @@ def _with_rows(candidates: list[Table | None]) -> list[Table]:
 def all_tables(frame: Frame) -> list[Table]:
     """Every table with data, in reading order."""
     return _with_rows([
-        tables.models_table(frame), paper_tables.table1(frame),
+        tables.models_table(frame), paper_tables.table1(frame), engine_tables.table1_targets(frame),
         format_tables.conversions_table(frame), format_tables.table3(frame),
         format_tables.encoding_ratios(frame), tables.native_table(frame),
         tables.native_calls_table(frame), loading_tables.browser_table(frame),
         loading_tables.browser_use_table(frame),
         *(paper_tables.figure_table(frame, f) for f in paper_tables.FIGURES),
         paper_tables.fig5_table(frame), loading_tables.ratio_table(frame),
+        engine_tables.cross_engine_table(frame),
         network_tables.ttfp_table(frame), network_tables.accuracy_table(frame),
         *training_tables.all_training_tables(frame),
         tree.importance_table(tree.decision_trees(frame)),
-        findings.findings_table(findings.evaluate(frame)),
+        findings.findings_table(findings.evaluate(frame)), engine_tables.findings_by_target(frame),
         tables.failures_table(frame), tables.targets_table(frame),
         tables.older_protocols_table(frame),
     ])
@@ -47,7 +49,8 @@ def summary_tables(frame: Frame) -> list[Table]:
     return _with_rows([
         paper_tables.table1(frame), format_tables.table3(frame), format_tables.encoding_ratios(frame),
         paper_tables.figure_table(frame, "fig4"), tables.native_calls_table(frame),
-        loading_tables.ratio_table(frame), training_tables.fig1_table(frame),
+        loading_tables.ratio_table(frame), engine_tables.cross_engine_table(frame),
+        training_tables.fig1_table(frame),
         training_tables.training_ratio_table(frame),
         training_tables.table2(frame), network_tables.ttfp_table(frame),
         network_tables.accuracy_table(frame), findings.findings_table(findings.evaluate(frame)),

@@ -159,7 +159,8 @@ def failures_table(frame: Frame) -> Table | None:
 
 
 # fingerprint field -> column (browser targets; natively: host and CPU)
-TARGET_FIELDS = [("engine", "engine"), ("version", "version"), ("endpoint", "endpoint"),
+TARGET_FIELDS = [("engine", "engine"), ("version", "version"), ("driver", "driver"),
+                 ("endpoint", "endpoint"), ("cross_origin_isolated", "isolated"),
                  ("hardware_concurrency", "cores"), ("timer_step_us", "timer µs"),
                  ("renderer", "renderer"), ("host", "host"), ("cpu_model", "CPU")]
 
@@ -173,8 +174,9 @@ def targets_table(frame: Frame) -> Table | None:
     table = Table("Targets", columns("target", "trials", *(label for _, label in TARGET_FIELDS),
                                      right={"trials", "cores", "timer µs"}),
                   notes=["Every trial belongs to one target: a browser (name and fingerprint: "
-                         "engine, version, user agent, endpoint, cores it reports, timer step, "
-                         "WebGL renderer) or this machine natively (native: TensorFlow, "
+                         "engine, version, driver, user agent, endpoint, cross-origin "
+                         "isolation, cores it reports, timer step, WebGL renderer) or this "
+                         "machine natively (native: TensorFlow, "
                          "onnxruntime, Node runs, file sizes). A sweep on one target never "
                          "reuses another's trials."])
     counts: dict[str, set] = {}

@@ -75,7 +75,8 @@ def _label(frame: Frame, group: Group) -> str:
 
 
 def _series_key(group: Group) -> tuple[str, str, str]:
-    return (group.runtime, group.backend, native_threads(group) if native(group.runtime) else "")
+    """runtime, backend, then what tells two series of it apart: native thread count, or target."""
+    return (group.runtime, group.backend, native_threads(group) if native(group.runtime) else group.target)
 
 
 def _cell(values: list[float]) -> str:

@@ -104,6 +104,9 @@ class BidiDriver(Driver):
         import websocket
 
         binary = find_firefox(self.spec.executable)
+        if binary is None and self.spec.executable:
+            raise UserError(f"target {self.spec.name}: BROWSERDL_FIREFOX={self.spec.executable} is not "
+                            "a Firefox executable; point it at one or unset it")
         if binary is None:
             raise UserError(f"target {self.spec.name}: no Firefox found: {INSTALL}")
         self._home = tempfile.mkdtemp(prefix="browserdl-firefox-")

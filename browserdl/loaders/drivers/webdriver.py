@@ -114,6 +114,9 @@ class WebDriverDriver(Driver):
     def _start_webkit(self) -> None:
         driver = shutil.which(WEBKIT_DRIVER)
         binary = find_minibrowser(self.spec.executable)
+        if binary is None and self.spec.executable:
+            raise UserError(f"target {self.spec.name}: BROWSERDL_MINIBROWSER={self.spec.executable} is "
+                            "not WebKitGTK's MiniBrowser; point it at one or unset it")
         if driver is None or binary is None:
             raise UserError(f"target {self.spec.name}: no {WEBKIT_DRIVER} or MiniBrowser: {INSTALL}")
         port = _free_port()
@@ -138,7 +141,6 @@ class WebDriverDriver(Driver):
 
     def new_session(self) -> Any:
         from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.options import ArgOptions
 
         options = ArgOptions()
@@ -146,7 +148,7 @@ class WebDriverDriver(Driver):
             options.set_capability(name, value)
         try:
             return webdriver.Remote(command_executor=self.url, options=options)
-        except (WebDriverException, OSError) as exc:
+        except Exception as exc:  # WebDriverException, or urllib3's errors when it went away
             message = getattr(exc, "msg", None) or str(exc)
             raise RuntimeError(f"WebDriver at {self.url} gave no session ({first_line(message)})"
                                ) from None
