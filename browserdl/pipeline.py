@@ -34,6 +34,7 @@ from browserdl.loaders.targets import LOCAL_CHROMIUM, native_target
 from browserdl.models.train import TrainOptions, train_models
 from browserdl.models.zoo import ModelSpec
 from browserdl.reports import (
+    engine_tables,
     format_tables,
     loading_tables,
     network_tables,
@@ -289,7 +290,7 @@ def print_loading(ws: Workspace, runtimes: list[str], browser_options: list[Brow
     if any(RUNTIMES[r].native for r in runtimes):
         makers += [tables.native_table, tables.native_calls_table]
     if not all(RUNTIMES[r].native for r in runtimes):
-        makers.append(loading_tables.browser_table)
+        makers += [loading_tables.browser_table, engine_tables.cross_engine_table]
         shaped = [o.network != NO_NETWORK or o.compression != "none" for o in browser_options]
         if not all(shaped):
             makers.append(loading_tables.ratio_table)

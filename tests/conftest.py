@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +30,8 @@ class Ran:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
-def run_cli(workspace: Path, *args: str, timeout: float = 600) -> Ran:
-    env = {**os.environ, "BROWSERDL_WORKSPACE": str(workspace), "COLUMNS": "200"}
+def run_cli(workspace: Path, *args: str, timeout: float = 600, env: dict[str, str] | None = None) -> Ran:
+    env = {**os.environ, "BROWSERDL_WORKSPACE": str(workspace), "COLUMNS": "200", **(env or {})}
     done = subprocess.run([sys.executable, "-m", "browserdl", *args], capture_output=True,
                           text=True, env=env, timeout=timeout)
     return Ran(done.returncode, done.stdout, done.stderr)
@@ -78,6 +81,33 @@ def studied(converted_all: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
     ran = run_cli(ws, "study", "--models", "dnn-d1-w64", "--trials", "1", timeout=1200)
     assert ran.code == 0, ran.err
     return ws, ran
+
+
+@contextmanager
+def playwright_server() -> Iterator[str]:
+    """A Playwright browser server (Chromium) on loopback, as a remote machine would run one:
+    yields its ws:// endpoint."""
+    import playwright
+
+    from browserdl.loaders.browser import LAUNCH_ARGS, find_chromium
+
+    driver = os.path.join(os.path.dirname(playwright.__file__), "driver")
+    script = ("const pw = require(process.argv[1]);"
+              "pw.chromium.launchServer(JSON.parse(process.argv[2])).then(s => {"
+              " console.log(s.wsEndpoint()); process.stdin.on('end', () => s.close());"
+              " process.stdin.resume(); });")
+    options = {"executablePath": str(find_chromium()), "host": "127.0.0.1",
+               "args": [*LAUNCH_ARGS, "--headless=new"]}
+    server = subprocess.Popen([os.path.join(driver, "node"), "-e", script,
+                               os.path.join(driver, "package"), json.dumps(options)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        endpoint = server.stdout.readline().strip()
+        assert endpoint.startswith("ws://127.0.0.1:"), endpoint
+        yield endpoint
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
 
 
 def copy_of(source: Path, factory: pytest.TempPathFactory, name: str) -> Path:

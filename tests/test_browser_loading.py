@@ -1,25 +1,23 @@
 """measure loading in the real headless Chromium: every runtime and backend, failures, hangs,
 and a browser reached at an endpoint."""
 
-import json
 import os
 import re
 import shutil
-import subprocess
 import time
 
 import pytest
-from conftest import copy_of, run_cli
+from conftest import copy_of, playwright_server, run_cli
 
 from browserdl.converter.base import Manifest
-from browserdl.loaders.browser import LAUNCH_ARGS, find_chromium
 from browserdl.results.store import Store
 
 pytestmark = pytest.mark.browser
 
 TIMED = {"library", "download", "parse", "build", "warmup", "inference", "batch_warmup",
          "batch_inference"}
-RECORDED = TIMED | {"js_heap", "cpu_load", "cpu_inference", "transfer_model", "transfer_library"}
+RECORDED = TIMED | {"js_heap", "peak_rss", "cpu_load", "cpu_inference", "transfer_model",
+                    "transfer_library"}
 # every runtime/backend a dnn-d1-w64 can run on here (Mind refuses relu)
 COMBOS = {("tfjs-layers", "tfjs", b) for b in ("cpu", "wasm", "webgl", "webgpu")} | {
     ("kerasjs", "kerasjs", "cpu"), ("kerasjs", "kerasjs", "gpu"),
@@ -64,6 +62,7 @@ def test_every_runtime_and_backend_stores_every_phase_positive(swept, converted)
         assert all(phases[p]["value"] > 0 and phases[p]["unit"] == "ms" for p in TIMED), combo
         assert len(phases["inference"]["samples"]) == RUNS
         assert phases["js_heap"]["value"] > 100_000
+        assert phases["peak_rss"]["value"] > 50e6  # Chromium's whole process tree, PSS
         # bytes on the wire, from the browser's resource timing: the files plus headers
         folder = converted / "formats" / "dnn-d1-w64" / combo[0]
         manifest = Manifest.load(folder)
@@ -71,6 +70,7 @@ def test_every_runtime_and_backend_stores_every_phase_positive(swept, converted)
         headers = 1_000 * (len(manifest.files) + 1)
         assert on_disk < phases["transfer_model"]["value"] < on_disk + headers, combo
         assert phases["transfer_library"]["value"] > 10_000, combo
+        assert phases["build"]["detail"]["threads"] == 1  # wasm threads pinned to 1 by default
         for cpu in ("cpu_load", "cpu_inference"):  # % of one core: 0 … 100 × cores
             assert 0 <= phases[cpu]["value"] <= 100 * os.cpu_count() + 5, (combo, cpu)
     assert "software GPU" in ran.out
@@ -130,21 +130,7 @@ def test_a_hanging_page_hits_the_timeout(converted, tmp_path):
 
 
 def test_browser_endpoint_reaches_a_playwright_browser_server(converted, tmp_path):
-    import playwright
-
-    driver = os.path.join(os.path.dirname(playwright.__file__), "driver")
-    script = ("const pw = require(process.argv[1]);"
-              "pw.chromium.launchServer(JSON.parse(process.argv[2])).then(s => {"
-              " console.log(s.wsEndpoint()); process.stdin.on('end', () => s.close());"
-              " process.stdin.resume(); });")
-    options = {"executablePath": str(find_chromium()), "host": "127.0.0.1",
-               "args": [*LAUNCH_ARGS, "--headless=new"]}
-    server = subprocess.Popen([os.path.join(driver, "node"), "-e", script,
-                               os.path.join(driver, "package"), json.dumps(options)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        endpoint = server.stdout.readline().strip()
-        assert endpoint.startswith("ws://127.0.0.1:")
+    with playwright_server() as endpoint:
         ws = tmp_path / "ws"
         shutil.copytree(converted, ws)
         sweep = ("measure", "loading", "--runtimes", "tfjs", "--backends", "cpu", "--trials", "1",
@@ -172,12 +158,10 @@ def test_browser_endpoint_reaches_a_playwright_browser_server(converted, tmp_pat
         lines = [line for line in shown.out.splitlines() if "tfjs/cpu" in line]
         assert any(name in line for line in lines) and any(
             "chromium" in line and name not in line for line in lines), shown.out
-    finally:
-        server.stdin.close()
-        server.wait(timeout=30)
     ran = run_cli(converted, "measure", "loading", "--runtimes", "tfjs", "--browser-endpoint",
                   "ws://127.0.0.1:9/nothing", "--force", "--trials", "1")
-    assert ran.code == 2 and "cannot connect" in ran.err and len(ran.err_lines) == 1
+    said = [line for line in ran.err_lines if "cannot connect" in line]
+    assert ran.code == 1 and len(said) == 1 and "127.0.0.1:9" in said[0], ran.err
 
 
 def test_warm_cache_measures_a_second_load_in_the_same_context(converted, tmp_path):

@@ -1,5 +1,5 @@
-"""Loading under network profiles (CDP emulation) and with server compression: bytes on the wire
-from the browser's own resource timing, the time a throttled download must take, the time to
+"""Loading under network profiles (shaped by the loopback server) and with server compression:
+bytes on the wire from the browser's own resource timing, the time a throttled download must take, the time to
 first prediction table and plot."""
 
 import gzip
@@ -68,7 +68,7 @@ def test_the_server_answers_accept_encoding(tmp_path):
 def test_a_throttled_download_takes_at_least_bytes_over_bandwidth(measured):
     with Store(measured / "results.sqlite") as store:
         phases = {r["phase"]: r for r in store.rows() if r["setting"] == "cache=cold,network=3g"}
-    bytes_per_ms = PROFILES["3g"].cdp()["downloadThroughput"] / 1000
+    bytes_per_ms = PROFILES["3g"].down_kbps / 8  # kbit/s → bytes per ms
     sent = phases["transfer_model"]["value"]
     assert sent > 1_000_000  # brain.js's JSON for dnn-d1-w64: 1.38 MB
     assert phases["download"]["value"] >= sent / bytes_per_ms  # ≥ 6.9 s at 1.6 Mbit/s

@@ -109,7 +109,6 @@ def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
         profile = network_profiles.profile(options.network)
         if profile is not None:
             env["network"] = profile.describe() + "; shaped by the loopback server"
-        session.shape(None)
         session.server.compression = options.compression
         if options.compression != "none" and (key.model, key.format, key.runtime) not in primed:
             # a CDN serves files compressed ahead of time: one unrecorded load fills the
@@ -117,14 +116,14 @@ def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
             with suppress(RuntimeError):
                 session.measure({**request, "runs": 1, "batchRuns": 1}, options.timeout_s)
             primed.add((key.model, key.format, key.runtime))
-        session.shape(profile)
+        if reason := session.lacks(key.backend):  # recorded, not a failure: the engine can't
+            return TrialResult(False, error=reason, detail={"not_applicable": True}), env
         started, at = time.perf_counter(), time.time()
         try:
-            got = session.measure(request, options.timeout_s, warm=options.cache == "warm")
+            got = session.measure(request, options.timeout_s, warm=options.cache == "warm",
+                                  network=profile)
         except RuntimeError as exc:
             return TrialResult(False, error=str(exc), wall_s=time.perf_counter() - started), env
-        finally:
-            session.shape(None)
         wall = time.perf_counter() - started
         got["started_unix"] = at
         got["env"]["renderer"] = renderer_of(session.spec, got["env"]["renderer"])

@@ -17,7 +17,7 @@ from browserdl.loaders.drivers.base import Context, Page, call_expression
 from browserdl.loaders.drivers.xvfb import Xvfb
 from browserdl.loaders.metrics import TrialMeter
 from browserdl.loaders.network import NetworkProfile
-from browserdl.loaders.runtimes import JS_DIR, PAGES_DIR
+from browserdl.loaders.runtimes import GL_BACKENDS, JS_DIR, PAGES_DIR
 from browserdl.loaders.server import LoopbackServer
 from browserdl.loaders.targets import browser_target, ready
 from browserdl.results.records import Target
@@ -50,7 +50,14 @@ class BrowserSession:
         mounts.update({f"/lib/{name}/": path.parent for name, path in self.libraries.items()})
         try:
             self.server = self._stack.enter_context(LoopbackServer(mounts, host=self.spec.serve_host))
-            display = self._stack.enter_context(Xvfb()) if self.wants_display else ""
+            display = ""
+            if self.wants_display:
+                try:
+                    display = self._stack.enter_context(Xvfb())
+                except UserError:
+                    if self.spec.kind == "webkit":  # no headless mode to fall back to
+                        raise
+            # (Firefox without Xvfb runs headless: its GL trials are n/a, see `lacks`)
             self.spec = ready(self.spec)
             self.driver = driver_for(self.spec, display)
             self.driver.start()
@@ -69,17 +76,32 @@ class BrowserSession:
                 "fresh_trial": self.driver.context_kind, **self.driver.describe()}
 
     @cached_property
-    def target(self) -> Target:
-        """Which browser this session measures: its fingerprint, read once from a page."""
+    def page_info(self) -> dict[str, Any]:
+        """What the harness page says of this browser (harness.js `environment`), read once."""
         context = self.driver.new_context()
         try:
-            seen = json.loads(self.open_page(context, 60).evaluate(
+            return json.loads(self.open_page(context, 60).evaluate(
                 "browserdl.environment().then(JSON.stringify)", 60))
         except RuntimeError as exc:
             raise UserError(f"target {self.spec.name}: the harness page did not open ({exc})") from None
         finally:
             context.close()
-        return browser_target(self.spec, self.driver, seen)
+
+    @cached_property
+    def target(self) -> Target:
+        """Which browser this session measures: its fingerprint."""
+        return browser_target(self.spec, self.driver, self.page_info)
+
+    def lacks(self, backend: str) -> str | None:
+        """Why this browser cannot run a GPU backend at all (a trial there is n/a), or None."""
+        engine = f"{self.driver.engine} {self.driver.version}".strip()
+        if backend == "webgpu" and not self.page_info.get("webgpu"):
+            return f"{engine} has no WebGPU here (navigator.gpu is missing)"
+        if backend in GL_BACKENDS and backend != "webgpu" and not self.page_info.get("renderer"):
+            why = (" (headless Firefox has none: install xvfb to run it under Xvfb)"
+                   if self.driver.engine == "firefox" and not self.driver.display else "")
+            return f"{engine} gives no WebGL context{why}"
+        return None
 
     def url(self, path: Path) -> str:
         """The server URL of a file or folder inside the workspace's formats or cache."""
@@ -126,16 +148,22 @@ class BrowserSession:
         finally:
             context.close()
 
-    def measure(self, options: dict[str, Any], timeout_s: float, warm: bool = False) -> dict[str, Any]:
+    def measure(self, options: dict[str, Any], timeout_s: float, warm: bool = False,
+                network: NetworkProfile | None = None) -> dict[str, Any]:
         """One timed trial: load (library, download, parse, build), then warm-up, steady-state
-        and batch inference; CPU use around each half, peak RSS and JS heap (where known).
-        `warm` loads once first in the same context, so the HTTP cache is warm."""
+        and batch inference; CPU use around each half, peak memory and JS heap (where known).
+        `warm` loads once first in the same context, so the HTTP cache is warm. `network`
+        shapes every response once the harness page is open (its own load is not timed)."""
         options = self._options(options)
         context = self.driver.new_context()
         try:
             if warm:
-                self.call(self.open_page(context, timeout_s), "measureLoad", options, timeout_s)
+                first = self.open_page(context, timeout_s)
+                self.shape(network)
+                self.call(first, "measureLoad", options, timeout_s)
+                self.shape(None)
             page = self.open_page(context, timeout_s)
+            self.shape(network)
             with TrialMeter(self.driver, page) as meter:
                 loaded = self.call(page, "measureLoad", options, timeout_s)
                 meter.mark()
@@ -156,6 +184,7 @@ class BrowserSession:
                 "peak_rss_bytes": meter.peak_rss,
             }
         finally:
+            self.shape(None)
             context.close()
 
     def train(self, options: dict[str, Any], timeout_s: float, window_ms: float) -> dict[str, Any]:

@@ -146,6 +146,8 @@ def browser_runner(ws: Workspace, session: Any, options: TrainingOptions,
                    "shape": list(feed.shape), "batchSize": BATCH_SIZE, "batches": options.batches,
                    "probe": probe_size(options), "learningRate": options.learning_rate, "loss": feed.loss,
                    "threads": options.wasm_threads}
+        if reason := session.lacks(key.backend):
+            return TrialResult(False, error=reason, detail={"not_applicable": True}), env
         started = time.perf_counter()
         try:
             got = session.train(request, options.timeout_s, CPU_WINDOW_MS)

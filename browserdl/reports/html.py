@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from browserdl.reports.frame import Frame, group_key
+from browserdl.reports.frame import Frame, group_key, software_gpu
 from browserdl.reports.plots import Figure
 from browserdl.reports.table import Table, spans
 
@@ -53,9 +53,11 @@ _ENV_SKIP = {"user_agent", "browser_executable"}
 _METHOD = """
 <p>Every number comes from the results store; nothing here re-runs a measurement.</p>
 <ul>
-<li><b>Cold trials.</b> Each browser trial runs in a fresh headless-Chromium context (empty HTTP
+<li><b>Cold trials.</b> Each browser trial runs in a fresh context of its target's browser (a
+Playwright context, a WebDriver BiDi user context, or a new WebDriver session: an empty HTTP
 cache) on pages served from loopback with cross-origin isolation, so <code>performance.now()</code>
-ticks in about 5&nbsp;µs; each native trial runs in a fresh Python process with TensorFlow.</li>
+ticks in 5&nbsp;µs (Chromium) or 20&nbsp;µs (Firefox, WebKit); each native trial runs in a
+fresh Python process with TensorFlow.</li>
 <li><b>Phases</b>, timed inside the page: library (script fetch + evaluation), download (model
 bytes over HTTP), parse, build (framework objects, weight upload), warm-up (first inference),
 inference (many single-sample runs after warm-up; every run of every trial is kept) and a batch of
@@ -162,10 +164,22 @@ def _environment(frame: Frame) -> str:
     out = ['<table id="environment"><tbody>']
     for key in keys:
         cell = "<br>".join(_e(v) for v in values[key])
-        if key == "renderer" and any("swiftshader" in v.lower() for v in values[key]):
-            cell += ('<br><span class="note">software GPU: SwiftShader renders on the CPU, so '
-                     "webgl/webgpu/gpu rows are not GPU numbers</span>")
+        if key == "renderer" and any(software_gpu(v) for v in values[key]):
+            cell += ('<br><span class="note">software GPU: SwiftShader and llvmpipe render on the '
+                     "CPU, so webgl/webgpu/gpu rows are not GPU numbers</span>")
         out.append(f"<tr><th>{_e(labels.get(key, key))}</th><td>{cell}</td></tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out) + _target_fingerprints(frame)
+
+
+def _target_fingerprints(frame: Frame) -> str:
+    """Every target's whole fingerprint: where each trial ran."""
+    if not frame.targets:
+        return ""
+    out = ['<h3>Targets</h3><table id="targets"><tbody>']
+    for name, info in sorted(frame.targets.items()):
+        fields = "<br>".join(f"{_e(k)}: {_e(v)}" for k, v in sorted(info.items()) if v not in ("", None))
+        out.append(f"<tr><th>{_e(name)}</th><td>{fields}</td></tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 

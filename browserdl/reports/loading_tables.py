@@ -56,9 +56,9 @@ def _phase_table(frame: Frame, title: str, phases_shown: list[tuple[str, str, bo
 
 
 def browser_table(frame: Frame) -> Table | None:
-    """Loading in headless Chromium, phase by phase: median over cold (or warm) trials."""
+    """Loading in the browser, phase by phase: median over cold (or warm) trials."""
     return _phase_table(frame, "In the browser — loading", LOADING_PHASES, [
-        "Headless Chromium, a fresh context per trial; median over trials; library = the "
+        "A fresh context per trial in each target's browser (see Targets); median over trials; library = the "
         "framework's script fetched and evaluated, download = the model's bytes, parse, build = "
         "framework objects and weight upload, warm-up = the first inference."])
 
@@ -67,8 +67,9 @@ def browser_use_table(frame: Frame) -> Table | None:
     """What a loaded model costs per use in the browser: inference, batch, heap and CPU time."""
     return _phase_table(frame, "In the browser — inference", USE_PHASES, [
         "Inference = one sample, median (p10–p90) of every steady-state run of every trial; "
-        "batch = 32 inputs; ! = CV > 10 %; JS heap after the runs; CPU = the renderer's CPU time "
-        "during inference, % of one core."])
+        "batch = 32 inputs; ! = CV > 10 %; JS heap after the runs (CDP only: — elsewhere); CPU = "
+        "the local browser's whole process tree's CPU time during inference, % of one core (a "
+        "remote Chromium: its renderer's, over CDP)."])
 
 
 def ratios(frame: Frame) -> list[dict[str, Any]]:

@@ -104,6 +104,7 @@
       timerResolutionMs: step,
       userAgent: navigator.userAgent,
       hardwareConcurrency: navigator.hardwareConcurrency,
+      webgpu: 'gpu' in navigator,
     };
   }
 
