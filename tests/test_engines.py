@@ -4,6 +4,7 @@ a grid node); the loopback server's network shaping on every engine and against 
 targets. Real engines only: each runs once per sweep below, shared by the tests."""
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -233,3 +234,23 @@ def test_doctor_has_a_row_per_target(tmp_path):
     assert "swiftshader" in reports["chromium"].detail["webgl"].lower()
     assert "llvmpipe" in reports["firefox"].detail["webgl"]  # under Xvfb: headless has none
     assert reports["webkit"].detail["cores"] == 4 and reports["firefox"].driver == "webdriver bidi"
+
+
+def test_a_hanging_page_is_killed_on_every_engine_and_the_next_trial_runs(swept, tmp_path):
+    """A tampered synaptic weight that is an endless loop (see test_browser_loading): the page's
+    timer cannot fire, so the driver kills the browser's page processes, and the engine starts
+    again for the next trial."""
+    ws = tmp_path / "ws"
+    shutil.copytree(swept[0], ws)
+    network = ws / "formats" / "dnn-d1-w64" / "synaptic" / "network.json"
+    network.write_text(re.sub(r'"weight":[^,]+,', '"weight":"(function(){while(true){}})()",',
+                              network.read_text(), count=1))
+    started = time.perf_counter()
+    ran = run_cli(ws, "measure", "loading", "--runtimes", "synaptic", "--trials", "2", "--runs", "2",
+                  "--timeout", "5", "--force", "--targets", ",".join(ENGINES))
+    assert ran.code == 1, ran.err
+    failures = [line for line in ran.err_lines if line.startswith("failed")]
+    assert len(failures) == 4 and all("hung" in line for line in failures), ran.err
+    assert {engine for engine in ENGINES if any(f"on {engine}" in line for line in failures)} == set(ENGINES)
+    assert "not measured" not in ran.err  # each engine came back for its second trial
+    assert time.perf_counter() - started < 150

@@ -142,12 +142,15 @@ class WebDriverDriver(Driver):
     def new_session(self) -> Any:
         from selenium import webdriver
         from selenium.webdriver.common.options import ArgOptions
+        from selenium.webdriver.remote.client_config import ClientConfig
+        from selenium.webdriver.remote.remote_connection import RemoteConnection
 
         options = ArgOptions()
         for name, value in self.capabilities.items():
             options.set_capability(name, value)
         try:
-            return webdriver.Remote(command_executor=self.url, options=options)
+            connection = RemoteConnection(client_config=ClientConfig(self.url))
+            return webdriver.Remote(command_executor=connection, options=options)
         except Exception as exc:  # WebDriverException, or urllib3's errors when it went away
             message = getattr(exc, "msg", None) or str(exc)
             raise RuntimeError(f"WebDriver at {self.url} gave no session ({first_line(message)})"
