@@ -242,7 +242,7 @@ def _f8_cpu(data: _Data) -> tuple[str, str]:
     usage = {f"{g.model} {g.runtime}/{g.backend}": v for g, p in data.groups.items()
              if g.backend not in GPU_BACKENDS and (v := _med(p, "cpu_inference")) is not None}
     if not usage:
-        return LACKS, "needs the renderer's CPU time during inference (cpu_inference)"
+        return LACKS, "needs the browser's CPU time during inference (cpu_inference)"
     top = max(usage, key=usage.get)  # type: ignore[arg-type]
     training = {f"{r}/{b}": v for (r, b), v in data.training_cpu.items()
                 if r != "native" and b not in GPU_BACKENDS}
@@ -254,7 +254,8 @@ def _f8_cpu(data: _Data) -> tuple[str, str]:
         native = data.training_cpu.get(("native", "cpu"))
         trained = f" Training, largest window: {windows}" + (
             f" (native TensorFlow {native:.0f} %, every thread)." if native is not None else ".")
-    return verdict, (f"renderer CPU during inference on CPU-side backends: median "
+    return verdict, (f"browser CPU (a local browser's whole process tree) during inference on "
+                     f"CPU-side backends: median "
                      f"{statistics.median(usage.values()):.0f} %, max {usage[top]:.0f} % ({top}) of "
                      f"one core over {len(usage)} groups (rule: < 200 % = never two cores; paper "
                      f"Table 2 max 113.9 %, line 187).{trained} GPU memory limit: lacks data.")
