@@ -251,7 +251,7 @@ def targets_table(reports: list[TargetReport]) -> Table:
             continue
         step = d.get("stepMs")
         webgl = software_label(d["webgl"]) if d["webgl"] else (
-            "none (headless: runs under Xvfb for GL backends)" if d.get("headless") else "none")
+            "none (headless: install xvfb for WebGL)" if d.get("headless") else "none")
         out.add_row(Text(r.name), Text(r.version), Text(r.driver), Text("yes", style="green"),
                     "yes" if d["isolated"] else Text("no", style="red"),
                     f"{step * 1000:.0f} µs" if step else "—",

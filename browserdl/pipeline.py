@@ -21,14 +21,13 @@ from rich.progress import (
 )
 
 from browserdl import conversion
-from browserdl.converter import FORMATS
 from browserdl.converter.base import Format
 from browserdl.errors import UserError
 from browserdl.loaders import accuracy, browser_runner, native, training
 from browserdl.loaders.browser_runner import BrowserOptions
 from browserdl.loaders.drivers.base import TargetSpec
 from browserdl.loaders.network import NONE as NO_NETWORK
-from browserdl.loaders.runtimes import GL_BACKENDS, RUNTIMES
+from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.loaders.targets import LOCAL_CHROMIUM, native_target
 from browserdl.models.train import TrainOptions, train_models
@@ -184,12 +183,7 @@ def measure_browser(ws: Workspace, models: list[str], runtimes: list[str], backe
         return summary
 
     with progress_bar() as progress:
-        return on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries, _wants_gl(combos))
-
-
-def _wants_gl(combos: list[tuple]) -> bool:
-    """Whether a backend that needs a GPU context is in the plan (Firefox runs under Xvfb then)."""
-    return any(backend in GL_BACKENDS for *_, backend in combos)
+        return on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries)
 
 
 def measure_training(ws: Workspace, models: list[str], runtimes: list[str], backends: list[str] | None,
@@ -218,7 +212,7 @@ def measure_training(ws: Workspace, models: list[str], runtimes: list[str], back
                 return run_sweep(keys, training.browser_runner(ws, session, options, libraries),
                                  store, progress, force=force, label=f"training on {session.spec.name}")
 
-            summary += on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries, _wants_gl(browser_combos))
+            summary += on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries)
     return summary
 
 
@@ -248,8 +242,7 @@ def measure_accuracy(ws: Workspace, models: list[str], formats: list[str] | None
                                  accuracy.runner(ws, session, libraries), store, progress,
                                  force=force, label=f"accuracy on {session.spec.name}")
 
-            gl = any(FORMATS[f].backend in GL_BACKENDS for _, f in in_browser)
-            summary += on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries, gl)
+            summary += on_targets(ws, targets or [LOCAL_CHROMIUM], work, libraries)
     return summary
 
 

@@ -20,24 +20,24 @@ Work = Callable[[BrowserSession, Store], SweepSummary]
 
 
 def on_targets(ws: Workspace, specs: list[TargetSpec], work: Work,
-               libraries: dict[str, Path] | None = None, display: bool = False) -> SweepSummary:
-    """`work` on every target; `display`: a GL backend is asked for (Firefox under Xvfb)."""
+               libraries: dict[str, Path] | None = None) -> SweepSummary:
+    """`work` on every target."""
     local = [s for s in specs if s.local]
     remote = [s for s in specs if not s.local]
     summary = SweepSummary()
     with ThreadPoolExecutor(max_workers=max(1, len(remote)), thread_name_prefix="target") as pool:
-        futures = [pool.submit(_one, ws, spec, work, libraries, display) for spec in remote]
+        futures = [pool.submit(_one, ws, spec, work, libraries) for spec in remote]
         for spec in local:
-            summary += _one(ws, spec, work, libraries, display)
+            summary += _one(ws, spec, work, libraries)
         for future in futures:
             summary += future.result()
     return summary
 
 
-def _one(ws: Workspace, spec: TargetSpec, work: Work, libraries: dict[str, Path] | None,
-         display: bool) -> SweepSummary:
+def _one(ws: Workspace, spec: TargetSpec, work: Work, libraries: dict[str, Path] | None
+         ) -> SweepSummary:
     try:
-        with Store(ws.store_path) as store, BrowserSession(ws, spec, libraries, display) as session:
+        with Store(ws.store_path) as store, BrowserSession(ws, spec, libraries) as session:
             _ = session.target  # the fingerprint first: a page that cannot open is one line
             return work(session, store)
     except UserError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 from browserdl.errors import UserError
 from browserdl.loaders.drivers import TargetSpec, driver_for
-from browserdl.loaders.drivers.xvfb import Xvfb
+from browserdl.loaders.drivers.xvfb import display_for
 from browserdl.loaders.server import LoopbackServer
 from browserdl.loaders.targets import ready, renderer_of
 
@@ -63,21 +63,14 @@ def software_label(renderer: str) -> str:
     return renderer
 
 
-def probe(spec: TargetSpec, gl: bool = True) -> TargetReport:
-    """Start the target (Firefox under Xvfb when `gl` and Xvfb exist, as GL trials run it),
-    open one page, read what it reports."""
+def probe(spec: TargetSpec) -> TargetReport:
+    """Start the target as a sweep would, open one page, read what it reports."""
     report = TargetReport(spec.name)
     with ExitStack() as stack:
         try:
             server = stack.enter_context(LoopbackServer({}, host=spec.serve_host))
             spec = ready(spec)
-            display = ""
-            if spec.kind == "webkit" or (gl and spec.kind == "firefox"):
-                try:
-                    display = stack.enter_context(Xvfb())
-                except UserError:
-                    if spec.kind == "webkit":
-                        raise
+            display = display_for(spec.kind, stack)
             driver = driver_for(spec, display)
             driver.start()
             stack.callback(driver.stop)

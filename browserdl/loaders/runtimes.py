@@ -20,7 +20,7 @@ from browserdl.loaders import native_worker, ort_worker  # import-light: their C
 
 JS_DIR = Path(__file__).parent / "js"
 PAGES_DIR = Path(__file__).parent / "pages"
-# Backends that need a GPU context (software here): Firefox runs headful under Xvfb for them.
+# Backends that need a GPU context (software here): n/a on an engine that gives none.
 GL_BACKENDS = ("webgl", "webgpu", "gpu")  # gpu: Keras.js's WebGL
 
 

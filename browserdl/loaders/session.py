@@ -14,7 +14,7 @@ from typing import Any
 from browserdl.errors import UserError
 from browserdl.loaders.drivers import TargetSpec, driver_for
 from browserdl.loaders.drivers.base import Context, Page, call_expression
-from browserdl.loaders.drivers.xvfb import Xvfb
+from browserdl.loaders.drivers.xvfb import display_for
 from browserdl.loaders.metrics import TrialMeter
 from browserdl.loaders.network import NetworkProfile
 from browserdl.loaders.runtimes import GL_BACKENDS, JS_DIR, PAGES_DIR
@@ -31,15 +31,13 @@ LOCAL = TargetSpec("chromium", "chromium")
 
 
 class BrowserSession:
-    """`with BrowserSession(ws, spec) as s: s.run(...)` (parity) or `s.measure(...)` (timing).
-    `display`: run a local Firefox headful under Xvfb (its headless mode has no WebGL)."""
+    """`with BrowserSession(ws, spec) as s: s.run(...)` (parity) or `s.measure(...)` (timing)."""
 
     def __init__(self, ws: Workspace, spec: TargetSpec = LOCAL,
-                 libraries: dict[str, Path] | None = None, display: bool = False) -> None:
+                 libraries: dict[str, Path] | None = None) -> None:
         self.ws = ws
         self.spec = spec
         self.libraries = libraries or {}  # runtime -> user-supplied library file
-        self.wants_display = spec.kind == "webkit" or (display and spec.kind == "firefox")
         self._stack = ExitStack()
 
     def __enter__(self) -> BrowserSession:
@@ -50,16 +48,8 @@ class BrowserSession:
         mounts.update({f"/lib/{name}/": path.parent for name, path in self.libraries.items()})
         try:
             self.server = self._stack.enter_context(LoopbackServer(mounts, host=self.spec.serve_host))
-            display = ""
-            if self.wants_display:
-                try:
-                    display = self._stack.enter_context(Xvfb())
-                except UserError:
-                    if self.spec.kind == "webkit":  # no headless mode to fall back to
-                        raise
-            # (Firefox without Xvfb runs headless: its GL trials are n/a, see `lacks`)
             self.spec = ready(self.spec)
-            self.driver = driver_for(self.spec, display)
+            self.driver = driver_for(self.spec, display_for(self.spec.kind, self._stack))
             self.driver.start()
         except BaseException:
             self._stack.close()
@@ -94,7 +84,7 @@ class BrowserSession:
 
     def lacks(self, backend: str) -> str | None:
         """Why this browser cannot run a GPU backend at all (a trial there is n/a), or None."""
-        engine = f"{self.driver.engine} {self.driver.version}".strip()
+        engine = f"{self.spec.name} ({self.driver.version})"
         if backend == "webgpu" and not self.page_info.get("webgpu"):
             return f"{engine} has no WebGPU here (navigator.gpu is missing)"
         if backend in GL_BACKENDS and backend != "webgpu" and not self.page_info.get("renderer"):

@@ -4,6 +4,7 @@ a DevTools endpoint (http://host:9222: Chrome elsewhere, Chrome on a phone via a
 from __future__ import annotations
 
 import json
+import re
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,6 @@ from browserdl.loaders.drivers.base import Context, Driver, Page, TargetSpec, fi
 
 
 def _reason(exc: PlaywrightError) -> str:
-    import re
-
     reason = re.sub(r"^(Page|BrowserType)\.\w+: (Error: )?", "", first_line(exc.message or exc))
     if reason == "Target crashed":  # e.g. V8 out of memory compiling a giant function
         reason = ("the page's renderer crashed (Target crashed), e.g. out of memory: "

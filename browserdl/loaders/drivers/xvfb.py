@@ -1,11 +1,14 @@
 """A private X display for engines without a headless mode (WebKitGTK's MiniBrowser) and for
-Firefox when a WebGL backend is asked for (its headless mode has none)."""
+Firefox, whose headless mode has no WebGL. Firefox runs under Xvfb whenever Xvfb exists, not
+only for GL backends: otherwise the same Firefox would report two renderers ("" and llvmpipe),
+i.e. two fingerprints, and its CPU trials would split into two targets by what a plan held."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from contextlib import ExitStack
 
 from browserdl.errors import UserError
 
@@ -45,3 +48,16 @@ class Xvfb:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             self.proc = None
+
+
+def display_for(kind: str, stack: ExitStack) -> str:
+    """The X display a target kind runs on ("" = headless), kept open by `stack`. WebKit needs
+    one; Firefox falls back to headless (GL trials then n/a) when there is no Xvfb."""
+    if kind not in ("webkit", "firefox"):
+        return ""
+    try:
+        return stack.enter_context(Xvfb())
+    except UserError:
+        if kind == "webkit":
+            raise
+        return ""
