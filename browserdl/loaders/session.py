@@ -28,6 +28,10 @@ PAGE = "/pages/harness.html"
 # killing the page's process ends the call (for a browser launched here).
 KILL_GRACE_S = 5.0
 LOCAL = TargetSpec("chromium", "chromium")
+_COLLECT_ERRORS = """(() => { self.__pageErrors = [];
+  addEventListener('error', (e) => self.__pageErrors.push(String(e.message)));
+  addEventListener('unhandledrejection', (e) => self.__pageErrors.push(String(e.reason)));
+  return 'null'; })()"""
 
 
 class BrowserSession:
@@ -131,10 +135,15 @@ class BrowserSession:
                 watchdog.cancel()
 
     def run(self, timeout_s: float = 120, **options: Any) -> dict[str, Any]:
-        """One load + batch (the parity check) in a fresh context."""
+        """One load + batch (the parity check) in a fresh context, with the page's uncaught
+        errors (`page_errors`: collected in the page, so every protocol reports them alike)."""
         context = self.driver.new_context()
         try:
-            return self.call(self.open_page(context, timeout_s), "run", self._options(options), timeout_s)
+            page = self.open_page(context, timeout_s)
+            page.evaluate(_COLLECT_ERRORS, timeout_s)
+            result = self.call(page, "run", self._options(options), timeout_s)
+            result["page_errors"] = json.loads(page.evaluate("JSON.stringify(self.__pageErrors)", timeout_s))
+            return result
         finally:
             context.close()
 
