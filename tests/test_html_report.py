@@ -88,7 +88,8 @@ def test_page_is_self_contained(report):
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', text)) == len(figures)
     for title in ("Summary", "Environment", "Method", "Tables", "Figures", "Findings"):
         assert f"<h2>{title}</h2>" in text
-    assert text.count("<table") == len(made) + 1  # + the environment
+    assert text.count("<table") == len(made) + 2  # + the environment and its targets
+    assert '<table id="targets">' in text and "chromium" in text
     assert text.count('<div class="scroll" style="overflow-x:auto">') == len(made)
     for table in made:  # the same cells as the terminal and the CSV files
         assert all(html._cell(cell) in text for row in table.rows for cell in row), table.title

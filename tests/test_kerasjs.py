@@ -24,7 +24,7 @@ from browserdl.converter.kerasjs import build
 from browserdl.converter.kerasjs_proto import decode
 from browserdl.converter.source import SourceModel
 from browserdl.loaders.parity import BOUNDS, compare, reference, verify
-from browserdl.loaders.session import PAGE, BrowserSession
+from browserdl.loaders.session import BrowserSession
 from browserdl.workspace import Workspace, node_modules
 
 # a DNN; a CNN with valid and same padding; stacked LSTMs (return_sequences, then the last state)
@@ -134,11 +134,10 @@ def test_round_trip_through_keras_js_cpu(ws, converted, session, model_id):
 
 def _gpu_probe(session: BrowserSession, folder: Path) -> dict:
     """Load a model with backend 'gpu' through the adapter and report which path it took."""
-    context = session.browser.new_context()
+    context = session.driver.new_context()
     try:
-        page = context.new_page()
-        page.goto(session.server.url + PAGE)
-        return page.evaluate("""async (formatUrl) => {
+        page = session.open_page(context, 60)
+        script = """(async (formatUrl) => {
             const add = (src) => new Promise((ok, fail) => { const s = document.createElement('script');
               s.src = src; s.onload = ok; s.onerror = fail; document.head.appendChild(s); });
             await add('/js/adapters/kerasjs.js');
@@ -155,7 +154,8 @@ def _gpu_probe(session: BrowserSession, folder: Path) -> dict:
                     kernelTextures: layers.filter((l) => l.weights.kernel)
                                           .every((l) => !!l.weights.kernel.glTexture),
                     renderer: gl.getParameter(info.UNMASKED_RENDERER_WEBGL)};
-        }""", session.url(folder))
+        })(%s).then(JSON.stringify)"""
+        return json.loads(page.evaluate(script % json.dumps(session.url(folder)), 60))
     finally:
         context.close()
 

@@ -12,6 +12,7 @@ Requests carry no bodies here, so the upstream rate only applies to their header
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -217,6 +218,13 @@ class _Server(ThreadingHTTPServer):
     link: _Link | None = None
     cache: dict[tuple[Path, int, str], bytes]
     lock: threading.Lock
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A page that went away mid-response (a closed context, a killed renderer) is normal
+        here; anything else is one line, never socketserver's traceback."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            print(f"loopback server: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     def encoded(self, path: Path, encoding: str) -> bytes:
         """The file compressed, computed once per (file, mtime, encoding)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from browserdl.errors import UserError
 from browserdl.loaders.drivers import TargetSpec, driver_for
-from browserdl.loaders.drivers.base import Context, Page, call_expression
+from browserdl.loaders.drivers.base import Context, Page, call_expression, parse_result
 from browserdl.loaders.drivers.xvfb import display_for
 from browserdl.loaders.metrics import TrialMeter
 from browserdl.loaders.network import NetworkProfile
@@ -124,7 +124,7 @@ class BrowserSession:
             watchdog.daemon = True
             watchdog.start()
         try:
-            return json.loads(page.evaluate(call_expression(name, options, timeout_s), timeout_s))
+            return parse_result(page.evaluate(call_expression(name, options, timeout_s), timeout_s))
         except RuntimeError as exc:  # the adapter threw, the page crashed, or it hung
             if watchdog is not None and not watchdog.is_alive():
                 raise RuntimeError(f"{options['adapter']}: page hung (busy), killed after "

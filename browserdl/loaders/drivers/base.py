@@ -13,15 +13,23 @@ import psutil
 
 # browserdl[name](options), raced against the page's own timer; the value comes back as JSON
 # text so every protocol carries one string (BiDi and WebDriver serialise objects differently).
+# JSON has no NaN or Infinity (a diverged loss): they travel as {"nonfinite": "NaN"}.
 CALL = """(([name, options, ms]) => Promise.race([
   browserdl[name](options),
   new Promise((_, reject) => setTimeout(
     () => reject(new Error(`${options.adapter}: timed out after ${ms / 1000} s`)), ms)),
-]))(%s).then((value) => JSON.stringify(value))"""
+]))(%s).then((value) => JSON.stringify(value, (key, v) =>
+  typeof v === 'number' && !Number.isFinite(v) ? {nonfinite: String(v)} : v))"""
 
 
 def call_expression(name: str, options: dict[str, Any], timeout_s: float) -> str:
     return CALL % json.dumps([name, options, timeout_s * 1000])
+
+
+def parse_result(text: str) -> Any:
+    """The JSON a CALL returned, NaN and ±Infinity restored."""
+    return json.loads(text, object_hook=lambda d: float(d["nonfinite"]) if d.keys() == {"nonfinite"}
+                      else d)
 
 
 @dataclass
