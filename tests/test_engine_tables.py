@@ -99,3 +99,18 @@ def test_one_target_draws_no_engine_table(tmp_path):
         frame = Frame.load(store)
     assert engine_tables.cross_engine_table(frame) is None
     assert engine_tables.table1_targets(frame) is None and engine_tables.findings_by_target(frame) is None
+
+
+def test_accuracy_of_a_browser_format_is_kept_per_engine(tmp_path):
+    from browserdl.reports import network_tables
+
+    with Store(tmp_path / "results.sqlite") as store:
+        for target, accuracy in (("chromium", 0.91), ("webkit", 0.42)):  # e.g. a GL bug there
+            store.record(trial_key("dnn-d1-w64", "webdnn-webgl", "webdnn", "webgl", "accuracy", 0,
+                                   target=target),
+                         TrialResult(True, [Phase("accuracy", accuracy, "fraction"),
+                                            Phase("n", 2000, "digits")]), None)
+        frame = Frame.load(store)
+    rows = {r[1]: r[3] for r in network_tables.accuracy_table(frame).rows}
+    assert rows == {"webdnn-webgl on chromium": "91.00%", "webdnn-webgl on webkit": "42.00%"}
+    assert frame.accuracy[("dnn-d1-w64", "webdnn-webgl")]["accuracy"] == 0.91  # the reference

@@ -319,8 +319,23 @@ class Frame:
 
     @cached_property
     def accuracy(self) -> dict[tuple[str, str], dict[str, float]]:
-        """(model, format) -> {accuracy, agreement, n} from `measure accuracy`."""
-        return self._values("accuracy")
+        """(model, format) -> {accuracy, agreement, n} from `measure accuracy` (on the reference
+        browser where a format ran on several; every target's in `accuracy_by_target`)."""
+        out: dict[tuple[str, str], dict[str, float]] = {}
+        for (model, fmt, _target), values in sorted(self.accuracy_by_target.items(),
+                                                   key=lambda kv: kv[0][2] != "chromium"):
+            out.setdefault((model, fmt), values)
+        return out
+
+    @cached_property
+    def accuracy_by_target(self) -> dict[tuple[str, str, str], dict[str, float]]:
+        """(model, format, target) -> {accuracy, agreement, n}: a browser-only format's accuracy
+        on each engine that ran it (Node and native runs are on target `native`)."""
+        out: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
+        for row in self.rows:
+            if row["ok"] and row["phase"] and kind(row) == "accuracy":
+                out[(row["model"], row["format"], row["target"])][row["phase"]] = row["value"]
+        return dict(out)
 
     @cached_property
     def _model_infos(self) -> dict[str, ModelInfo]:

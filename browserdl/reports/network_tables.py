@@ -99,10 +99,13 @@ def accuracy_table(frame: Frame) -> Table | None:
         right={"size", "accuracy", "Δ vs keras-h5", "agreement", "digits"}), notes=[
         "Each encoding run by its own library; agreement = the same top-1 class as the Keras "
         "float32 model."])
-    for (model, fmt) in sorted(accuracy, key=lambda k: (model_order(k[0]), k[1])):
-        acc = accuracy[(model, fmt)]
+    targets = {t for (_, _, t) in frame.accuracy_by_target if t != "native"}
+    for (model, fmt, target) in sorted(frame.accuracy_by_target,
+                                       key=lambda k: (model_order(k[0]), k[1], k[2])):
+        acc = frame.accuracy_by_target[(model, fmt, target)]
         base = accuracy.get((model, "keras-h5"), {}).get("accuracy")
         delta = f"{(acc['accuracy'] - base) * 100:+.2f} pt" if base is not None else "—"
-        table.add(model, fmt, _bytes(frame.size(model, fmt)), f"{acc['accuracy']:.2%}", delta,
+        label = f"{fmt} on {target}" if len(targets) > 1 and target != "native" else fmt
+        table.add(model, label, _bytes(frame.size(model, fmt)), f"{acc['accuracy']:.2%}", delta,
                   f"{acc.get('agreement', float('nan')):.2%}", str(int(acc.get("n", 0))))
     return table
