@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from browserdl.errors import UserError
-from browserdl.loaders.probe import TargetReport, probe, software_label
+from browserdl.loaders.probe import PROBE_JS, TargetReport, probe, software_label
 from browserdl.loaders.runtimes import RUNTIMES, npm_packages, python_packages
 from browserdl.quiet import import_quietly
 from browserdl.workspace import node_modules
@@ -30,34 +30,6 @@ BROWSER_FIX = "run `make setup` (installs Chromium), or set BROWSERDL_CHROMIUM=/
 MAX_TIMER_RESOLUTION_MS = 0.01
 TFJS_SCRIPT = "/node_modules/@tensorflow/tfjs/dist/tf.min.js"
 
-# One round trip: everything the page can tell about its GPU, isolation and clock.
-PROBE_JS = """async () => {
-  const renderer = (kind) => {
-    const gl = document.createElement('canvas').getContext(kind);
-    if (!gl) return '';
-    const ext = gl.getExtension('WEBGL_debug_renderer_info');
-    return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) || '');
-  };
-  let webgpu = 'none (navigator.gpu missing)';
-  if (navigator.gpu) {
-    try {
-      const a = await navigator.gpu.requestAdapter();
-      webgpu = !a ? 'none' : [a.info.vendor, a.info.architecture, a.info.description]
-        .filter(Boolean).join(' / ') + (a.info.isFallbackAdapter ? ' (fallback adapter)' : '');
-    } catch (e) { webgpu = 'none (' + e + ')'; }
-  }
-  // Smallest non-zero step between consecutive readings over a 20 ms busy loop.
-  let step = Infinity;
-  const end = performance.now() + 20;
-  let last = performance.now();
-  while (last < end) {
-    const now = performance.now();
-    if (now > last && now - last < step) step = now - last;
-    last = now;
-  }
-  return {webgl2: renderer('webgl2'), webgl: renderer('webgl'), webgpu,
-          isolated: self.crossOriginIsolated === true, resolution: step};
-}"""
 TFJS_JS = """async () => { await tf.ready(); return {version: tf.version.tfjs, backend: tf.getBackend()}; }"""
 
 
@@ -149,8 +121,7 @@ def _browser_rows(executable: Path) -> list[Check]:
                 page = browser.new_page()
                 page.set_default_timeout(30_000)
                 page.goto(server.url + "/")
-                probe = page.evaluate(PROBE_JS)
-                rows += _probe_rows(probe)
+                rows += _probe_rows(json.loads(page.evaluate(PROBE_JS)))
                 rows.append(_tfjs_row(page, server.url))
             finally:
                 browser.close()
@@ -174,7 +145,7 @@ def _probe_rows(probe: dict) -> list[Check]:
     isolated = bool(probe["isolated"])
     rows.append(Check("cross-origin isolated", isolated, str(isolated).lower(),
                       "" if isolated else "the server must send COOP same-origin + COEP require-corp"))
-    resolution = probe["resolution"]
+    resolution = probe["stepMs"]
     if resolution is None or resolution == float("inf"):  # JSON has no Infinity: arrives as None
         rows.append(Check("timer resolution", False, "performance.now() never advanced",
                           "serve pages cross-origin isolated (COOP/COEP headers)"))
@@ -250,7 +221,8 @@ def targets_table(reports: list[TargetReport]) -> Table:
                         "", "", "", "", Text(r.error))
             continue
         step = d.get("stepMs")
-        webgl = software_label(d["webgl"]) if d["webgl"] else (
+        renderer = d["webgl2"] or d["webgl"]
+        webgl = software_label(renderer) if renderer else (
             "none (headless: install xvfb for WebGL)" if d.get("headless") else "none")
         out.add_row(Text(r.name), Text(r.version), Text(r.driver), Text("yes", style="green"),
                     "yes" if d["isolated"] else Text("no", style="red"),

@@ -231,8 +231,8 @@ def test_doctor_has_a_row_per_target(tmp_path):
         assert report.launches and report.detail["isolated"] is True, (name, report.error)
         assert report.detail["shared"] is True  # wasm threads possible everywhere
         assert report.detail["stepMs"] <= 0.02
-    assert "swiftshader" in reports["chromium"].detail["webgl"].lower()
-    assert "llvmpipe" in reports["firefox"].detail["webgl"]  # under Xvfb: headless has none
+    assert "swiftshader" in reports["chromium"].detail["webgl2"].lower()
+    assert "llvmpipe" in reports["firefox"].detail["webgl2"]  # under Xvfb: headless has none
     assert reports["webkit"].detail["cores"] == 4 and reports["firefox"].driver == "webdriver bidi"
 
 

@@ -14,7 +14,9 @@ from browserdl.loaders.drivers.xvfb import display_for
 from browserdl.loaders.server import LoopbackServer
 from browserdl.loaders.targets import ready, renderer_of
 
-# One round trip; a promise of the JSON text (every driver carries one string).
+# One round trip: everything the page can tell about its GPU, isolation, clock and threads; a
+# promise of the JSON text (every driver carries one string; JSON has no Infinity: a timer that
+# never advanced arrives as null).
 PROBE_JS = """(async () => {
   const renderer = (kind) => {
     const gl = document.createElement('canvas').getContext(kind);
@@ -40,7 +42,7 @@ PROBE_JS = """(async () => {
   let shared = false;  // wasm threads need shared memory (SharedArrayBuffer)
   try { shared = new WebAssembly.Memory({initial: 1, maximum: 1, shared: true}).buffer
         instanceof SharedArrayBuffer; } catch (e) { shared = false; }
-  return JSON.stringify({webgl: renderer('webgl2') || renderer('webgl'), webgpu, shared,
+  return JSON.stringify({webgl2: renderer('webgl2'), webgl: renderer('webgl'), webgpu, shared,
     isolated: self.crossOriginIsolated === true, stepMs: step, cores: navigator.hardwareConcurrency,
     userAgent: navigator.userAgent});
 })()"""
@@ -79,7 +81,8 @@ def probe(spec: TargetSpec) -> TargetReport:
             stack.callback(context.close)
             page = context.open(server.url + "/", 60)
             report.detail = json.loads(page.evaluate(PROBE_JS, 60))
-            report.detail["webgl"] = renderer_of(spec, report.detail["webgl"])
+            for kind in ("webgl2", "webgl"):
+                report.detail[kind] = renderer_of(spec, report.detail[kind])
             report.detail["headless"] = not display
         except (UserError, RuntimeError) as exc:
             report.error = str(exc)

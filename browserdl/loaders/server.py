@@ -133,38 +133,18 @@ class _Handler(BaseHTTPRequestHandler):
         return path if path.is_file() else None
 
     def _send_file(self, path: Path, head: bool) -> None:
-        """The one place a file's bytes go out: compressed when asked for and accepted."""
+        """A file's bytes: compressed when asked for and accepted."""
         encoding = self.server.compression  # type: ignore[attr-defined]
         if encoding != "none" and self._accepts(encoding) and mime_type(path) not in _ALREADY_COMPRESSED:
             body = self.server.encoded(path, encoding)  # type: ignore[attr-defined]
-            self.send_response(200)
-            self.send_header("Content-Type", mime_type(path))
-            self.send_header("Content-Encoding", encoding)
-            self.send_header("Vary", "Accept-Encoding")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", CACHE_CONTROL)
-            self.end_headers()
-            if not head:
-                try:
-                    self._write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
+            self._send_bytes(body, mime_type(path), head, encoding)
             return
         try:
             body = path.read_bytes()
         except OSError:
             self._send_error(404, head)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", mime_type(path))
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", CACHE_CONTROL)
-        self.end_headers()
-        if not head:
-            try:
-                self._write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the page navigated away mid-download
+        self._send_bytes(body, mime_type(path), head)
 
     def _accepts(self, encoding: str) -> bool:
         """Whether the request's Accept-Encoding lists `encoding` with a non-zero q."""
@@ -174,14 +154,21 @@ class _Handler(BaseHTTPRequestHandler):
                 return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
         return False
 
-    def _send_bytes(self, body: bytes, content_type: str, head: bool) -> None:
+    def _send_bytes(self, body: bytes, content_type: str, head: bool, encoding: str = "") -> None:
+        """The one place a 200 goes out (headers, then the body through the shaping)."""
         self.send_response(200)
         self.send_header("Content-Type", content_type)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", CACHE_CONTROL)
         self.end_headers()
         if not head:
-            self._write(body)
+            try:
+                self._write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the page navigated away mid-download
 
     def _send_error(self, status: int, head: bool) -> None:
         body = b"not found\n"
