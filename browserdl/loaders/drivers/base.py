@@ -105,6 +105,10 @@ class Driver(ABC):
     @abstractmethod
     def version(self) -> str: ...
 
+    def describe(self) -> dict[str, Any]:
+        """Where the browser is, for each trial's environment (its executable or its URL)."""
+        return {"browser_endpoint": self.spec.url} if not self.spec.local else {}
+
     def alive(self) -> bool:
         return True
 
