@@ -121,7 +121,10 @@ class PlaywrightDriver(Driver):
         if not self.alive():  # e.g. after a GPU process crash, or a kill on hang
             self._connect()
         assert self.browser is not None
-        return _Context(self.browser.new_context())
+        try:
+            return _Context(self.browser.new_context())
+        except PlaywrightError as exc:  # the browser went away between the check and the call
+            raise RuntimeError(_reason(exc)) from None
 
     @property
     def engine(self) -> str:
