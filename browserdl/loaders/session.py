@@ -119,14 +119,20 @@ class BrowserSession:
     def call(self, page: Page, name: str, options: dict[str, Any], timeout_s: float) -> Any:
         """browserdl[name](options) in the page, bounded by `timeout_s`; failures → RuntimeError."""
         watchdog = None
+        fired = threading.Event()  # set before killing: the call may fail while the kill runs
+
+        def kill() -> None:
+            fired.set()
+            self.driver.kill_hung()
+
         if self.spec.local:
-            watchdog = threading.Timer(timeout_s + KILL_GRACE_S, self.driver.kill_hung)
+            watchdog = threading.Timer(timeout_s + KILL_GRACE_S, kill)
             watchdog.daemon = True
             watchdog.start()
         try:
             return parse_result(page.evaluate(call_expression(name, options, timeout_s), timeout_s))
         except RuntimeError as exc:  # the adapter threw, the page crashed, or it hung
-            if watchdog is not None and not watchdog.is_alive():
+            if fired.is_set():
                 raise RuntimeError(f"{options['adapter']}: page hung (busy), killed after "
                                    f"{timeout_s + KILL_GRACE_S:.0f} s") from None
             raise RuntimeError(re.sub(r"^(Uncaught )?Error: ", "", str(exc))) from None
