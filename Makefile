@@ -53,7 +53,7 @@ lint: $(STAMPS)/python
 	$(VENV)/bin/ruff check browserdl tests benchmarks
 
 test: setup lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 clean:
 	rm -rf $(VENV) node_modules $(STAMPS)

@@ -96,6 +96,26 @@ def train(
     pipeline.print_models(ws, [s.id for s in specs])
 
 
+@app.command()
+def add(
+    path: Annotated[Path, typer.Argument(help="A Keras .h5/.keras file, a SavedModel folder, a "
+                                         "TF.js model.json (layers or graph) or an .onnx file.")],
+    model_id: Annotated[str | None, typer.Option("--id", help="The id to give it (default: "
+                                                 "from the file name).")] = None,
+    sample: Annotated[Path | None, typer.Option("--input", help="SAMPLE.npy: inputs for parity "
+                                                "and timing (default: seeded random values).")] = None,
+    input_shape: Annotated[str | None, typer.Option(help="Batch first, e.g. 1,224,224,3: fixes "
+                                                    "the model's dynamic dimensions (default 1).")] = None,
+    data: Annotated[str | None, typer.Option(help="X.npy,Y.npy: labelled data for `measure "
+                                             "accuracy` and `measure training`.")] = None,
+    force: Force = False,
+) -> None:
+    """Register your own model under workspace/models/<id>/; then every command takes its id."""
+    from browserdl.models.user import AddOptions
+
+    pipeline.add(_ws(), path, AddOptions(model_id, sample, input_shape, data, force))
+
+
 Formats = Annotated[str | None, typer.Option(
     "--formats", "-f", help="Comma-separated format ids (default: all).")]
 Verify = Annotated[bool, typer.Option(
@@ -260,12 +280,18 @@ def measure_loading(
 @measure_app.command("accuracy")
 def measure_accuracy(models: Models = None, formats: Formats = None, lib: Libs = None,
                      targets: Targets = None, target_url: TargetUrls = None,
-                     serve_host: ServeHost = "127.0.0.1", force: Force = False) -> None:
-    """Accuracy of each converted model on the test digits, run by its own library: what each
-    encoding (float16, uint8, WebDNN eightbit…) keeps."""
+                     serve_host: ServeHost = "127.0.0.1", force: Force = False,
+                     data: Annotated[str | None, typer.Option(
+                         help="X.npy,Y.npy: labelled data for the added models chosen "
+                              "(Y: class indices or one-hot).")] = None) -> None:
+    """Accuracy of each converted model on the test digits (an added model: on its labelled data),
+    run by its own library: what each encoding (float16, uint8, WebDNN eightbit…) keeps."""
     ws = _ws()
     where = _targets(ws, targets, target_url, None, None, serve_host)
-    summary = pipeline.measure_accuracy(ws, pipeline.trained_selection(ws, models), _split(formats), force,
+    chosen = pipeline.trained_selection(ws, models)
+    if data:
+        pipeline.attach_data(ws, chosen, data)
+    summary = pipeline.measure_accuracy(ws, chosen, _split(formats), force or bool(data),
                                         _name_paths(lib, "--lib", "mind=./mind/index.js"), where)
     pipeline.print_accuracy(ws)
     pipeline.finish(summary)
@@ -345,11 +371,14 @@ def study(
     """The whole pipeline: train, convert all-formats, measure sizes, measure loading, measure
     training, the encodings under network profiles and their accuracy, then the summary tables
     and the HTML report."""
+    from browserdl.models.user import split_selection
+
     ws = _ws()
-    specs = select(preset, models)
+    zoo, added = split_selection(ws, models)
+    specs = select(preset, zoo) if zoo or not added else []
     libraries = _name_paths(lib, "--lib", "mind=./mind/index.js")
     where = _targets(ws, targets, target_url, None, None, serve_host)
-    summary, failed = study_plan.study(ws, preset, specs, trials, libraries, mnist, where)
+    summary, failed = study_plan.study(ws, preset, specs, trials, libraries, mnist, where, added)
     pipeline.print_report(ws, summary=True)
     pipeline.err_console.print(f"report: {pipeline.write_html(ws)} (all tables: `browserdl report`)")
     pipeline.finish(summary, failed_before=failed)

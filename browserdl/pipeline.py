@@ -30,7 +30,9 @@ from browserdl.loaders.network import NONE as NO_NETWORK
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.sweep import SweepSummary, run_sweep
 from browserdl.loaders.targets import LOCAL_CHROMIUM, native_target
+from browserdl.models import user
 from browserdl.models.train import TrainOptions, train_models
+from browserdl.models.user import AddOptions
 from browserdl.models.zoo import ModelSpec
 from browserdl.reports import (
     engine_tables,
@@ -91,6 +93,25 @@ def train(ws: Workspace, specs: list[ModelSpec], options: TrainOptions) -> None:
             store.record_model(meta)
 
 
+def add(ws: Workspace, path: Path, options: AddOptions) -> None:
+    """Register the user's model, record it, and show what was read and what to run next."""
+    with err_console.status(f"reading {path}"):
+        meta = user.add(ws, path, options)
+    with Store(ws.store_path) as store:
+        store.record_model(meta)
+    render_terminal.print_tables(console, [tables.added_model_table(meta)])
+    err_console.print(f"added {meta['id']}: next `browserdl convert all-formats --models {meta['id']}`, "
+                      f"then `browserdl measure loading --models {meta['id']}` (or `browserdl study "
+                      f"--models {meta['id']}`)", highlight=False, soft_wrap=True)
+
+
+def attach_data(ws: Workspace, models: list[str], data: str) -> None:
+    """Labelled data for each of the added `models` (recorded in the store too)."""
+    with Store(ws.store_path) as store:
+        for model in models:
+            store.record_model(user.attach_data(ws, model, data))
+
+
 def convert(ws: Workspace, models: list[str], formats: list[Format], verify: bool, force: bool,
             libraries: dict[str, Path], show: bool = True) -> int:
     """Convert and verify; returns how many failed parity (the caller decides the exit code)."""
@@ -119,7 +140,8 @@ def trained_selection(ws: Workspace, pattern: str | None) -> list[str]:
     """The trained models a measurement works on: all of them, or those matching the globs."""
     trained = ws.trained_models()
     if not trained:
-        raise UserError(f"no trained models in {ws.models}; run `browserdl train` first")
+        raise UserError(f"no trained models in {ws.models}; run `browserdl train` or "
+                        "`browserdl add PATH` first")
     if not pattern:
         return trained
     chosen: list[str] = []
@@ -137,12 +159,17 @@ def measure_native(ws: Workspace, models: list[str], trials: int, options: nativ
                    force: bool, runtime: str = "native") -> SweepSummary:
     """Cold native trials: TensorFlow on model.h5, or onnxruntime (`ort-native`) on the models
     converted to onnx."""
-    fmt = native.worker_format(runtime)
-    ready = [m for m in models if fmt == "keras-h5" or (ws.formats / m / fmt / "manifest.json").is_file()]
+    formats = {m: native.model_format(ws, m, runtime) for m in models}
+    ready = [m for m, fmt in formats.items() if fmt and (
+        fmt != native.worker_format(runtime) or fmt == "keras-h5"
+        or (ws.formats / m / fmt / "manifest.json").is_file())]
     for model in sorted(set(models) - set(ready)):
-        err_console.print(f"[dim]not timed: {model} {runtime}: no {fmt} file[/]", highlight=False)
+        why = (f"no {formats[model]} file" if formats[model] else
+               "an added ONNX model: TensorFlow does not run ONNX (ort-native does)")
+        err_console.print(f"[dim]not timed: {model} {runtime}: {why}[/]", highlight=False)
+    own = {m: formats[m] for m in ready}
     with progress_bar() as progress, Store(ws.store_path) as store:
-        return run_sweep(native.keys(ready, trials, options, runtime), native.runner(ws, options),
+        return run_sweep(native.keys(ready, trials, options, runtime, own), native.runner(ws, options),
                          store, progress, force=force, label=runtime)
 
 

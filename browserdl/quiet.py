@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 
@@ -29,3 +31,18 @@ def import_quietly(name: str) -> ModuleType:
         for fd, copy in zip((1, 2), saved, strict=True):
             os.dup2(copy, fd)
             os.close(copy)
+
+
+@contextmanager
+def stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 to /dev/null for a block: Grappler's C++ "Starting new session" lines
+    (absl, which TF_CPP_MIN_LOG_LEVEL does not reach) and tf_keras' logging warnings. Python
+    exceptions still propagate with their message."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

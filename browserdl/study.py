@@ -35,12 +35,14 @@ STAGES = ["train", "convert all-formats", "measure sizes", "measure loading (nat
 
 def study(ws: Workspace, preset: str, specs: list[ModelSpec], trials: int,
           libraries: dict[str, Path], mnist: Path | None = None,
-          targets: list[TargetSpec] | None = None) -> tuple[SweepSummary, int]:
+          targets: list[TargetSpec] | None = None,
+          added: list[str] | None = None) -> tuple[SweepSummary, int]:
     """Train, convert all-formats, measure sizes, loading (native, then in the browser), training,
     the encodings under network profiles and their accuracy, under one progress display.
+    `added`: the user's models (`browserdl add`), taken as they are (nothing to train).
 
     Returns what the sweeps did and how many conversions failed parity."""
-    ids = [s.id for s in specs]
+    ids = [s.id for s in specs] + list(added or [])
     runs = STUDY_RUNS.get(preset, 50)
     in_browser = [r for r in RUNTIMES if not RUNTIMES[r].native]
     with pipeline.progress_bar() as progress:  # one display: each stage's bar joins it
@@ -78,9 +80,14 @@ def study(ws: Workspace, preset: str, specs: list[ModelSpec], trials: int,
                 ENCODINGS, 1 if preset == "quick" else trials,
                 [BrowserOptions(runs, "cold", 120, n, c) for n in networks for c in compressions], False,
                 libraries, targets)
+        if added:  # the user's models: time to first prediction over the study's first profile
+            summary += pipeline.measure_browser(
+                ws, list(added), in_browser, None, None, 1,
+                [BrowserOptions(runs, "cold", 120, STUDY_NETWORK.get(preset, STUDY_NETWORK["paper"])[0][0])],
+                False, libraries, targets)
         stage(7)
-        if ENCODINGS_MODEL in ids:  # what each encoding keeps of the model's accuracy
-            summary += pipeline.measure_accuracy(ws, [ENCODINGS_MODEL], None, False, libraries,
-                                                  targets)
+        scored = [m for m in (ENCODINGS_MODEL, *(added or [])) if m in ids]
+        if scored:  # what each encoding keeps of the model's accuracy; the user's, given data
+            summary += pipeline.measure_accuracy(ws, scored, None, False, libraries, targets)
         stage(8)
     return summary, failed

@@ -56,13 +56,15 @@ class Workspace:
         return self.root / "cache"
 
     def trained_models(self) -> list[str]:
-        """Ids of the models that have a model.h5 and a meta.json, sorted."""
+        """Ids of the models ready to convert: a meta.json and the model (model.h5, or an added
+        model's source/ copy), sorted."""
         if not self.models.is_dir():
             return []
         return sorted(
             d.name
             for d in self.models.iterdir()
-            if (d / "model.h5").is_file() and (d / "meta.json").is_file()
+            if not d.name.startswith(".")  # a scratch folder of a conversion or `add` under way
+            and (d / "meta.json").is_file() and ((d / "model.h5").is_file() or (d / "source").is_dir())
         )
 
 

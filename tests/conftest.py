@@ -30,6 +30,15 @@ class Ran:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n 2 --dist loadgroup` (make test) a module's tests stay on one worker, so its
+    module-scoped workspaces are built once; modules that read the shared study join its group."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 def run_cli(workspace: Path, *args: str, timeout: float = 600, env: dict[str, str] | None = None) -> Ran:
     env = {**os.environ, "BROWSERDL_WORKSPACE": str(workspace), "COLUMNS": "200", **(env or {})}
     done = subprocess.run([sys.executable, "-m", "browserdl", *args], capture_output=True,

@@ -12,14 +12,15 @@ from conftest import copy_of, playwright_server, run_cli
 from browserdl.converter.base import Manifest
 from browserdl.results.store import Store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("studied")]  # one worker builds it
 
 TIMED = {"library", "download", "parse", "build", "warmup", "inference", "batch_warmup",
          "batch_inference"}
 RECORDED = TIMED | {"js_heap", "peak_rss", "cpu_load", "cpu_inference", "transfer_model",
                     "transfer_library"}
 # every runtime/backend a dnn-d1-w64 can run on here (Mind refuses relu)
-COMBOS = {("tfjs-layers", "tfjs", b) for b in ("cpu", "wasm", "webgl", "webgpu")} | {
+COMBOS = {(f, "tfjs", b) for f in ("tfjs-layers", "tfjs-graph")
+          for b in ("cpu", "wasm", "webgl", "webgpu")} | {
     ("kerasjs", "kerasjs", "cpu"), ("kerasjs", "kerasjs", "gpu"),
     ("webdnn-fallback", "webdnn", "fallback"), ("webdnn-webgl", "webdnn", "webgl"),
     ("webdnn-webassembly", "webdnn", "webassembly"),
@@ -133,8 +134,8 @@ def test_browser_endpoint_reaches_a_playwright_browser_server(converted, tmp_pat
     with playwright_server() as endpoint:
         ws = tmp_path / "ws"
         shutil.copytree(converted, ws)
-        sweep = ("measure", "loading", "--runtimes", "tfjs", "--backends", "cpu", "--trials", "1",
-                 "--runs", "3")
+        sweep = ("measure", "loading", "--runtimes", "tfjs", "--formats", "tfjs-layers", "--backends",
+                 "cpu", "--trials", "1", "--runs", "3")
         local = run_cli(ws, *sweep)  # on the local Chromium (stored already by the study: skipped)
         assert local.code == 0 and "0 trials measured, 1 already stored" in local.err, local.err
         ran = run_cli(ws, *sweep, "--browser-endpoint", endpoint)  # another target: measured
@@ -167,8 +168,8 @@ def test_browser_endpoint_reaches_a_playwright_browser_server(converted, tmp_pat
 def test_warm_cache_measures_a_second_load_in_the_same_context(converted, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(converted, ws)
-    ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--backends", "cpu",
-                  "--cache", "warm", "--trials", "1", "--runs", "3")
+    ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--formats", "tfjs-layers",
+                  "--backends", "cpu", "--cache", "warm", "--trials", "1", "--runs", "3")
     assert ran.code == 0, ran.err
     assert "warm cache" in ran.out and "In the browser" in ran.out
     with Store(ws / "results.sqlite") as store:

@@ -21,7 +21,7 @@ from browserdl.loaders.session import BrowserSession
 from browserdl.results.store import Store
 from browserdl.workspace import Workspace
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("studied")]  # one worker builds it
 
 ENGINES = ("firefox", "webkit")
 COMBOS = {("tfjs-layers", "tfjs", "cpu"), ("tfjs-layers", "tfjs", "wasm"),

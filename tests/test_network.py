@@ -15,7 +15,7 @@ from browserdl.loaders.network import PROFILES
 from browserdl.loaders.server import LoopbackServer
 from browserdl.results.store import Store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("studied")]  # one worker builds it
 
 
 FORMATS = "keras-h5,brainjs,tfjs-layers,tfjs-layers-f16,tfjs-layers-u8"

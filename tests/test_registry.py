@@ -38,7 +38,8 @@ def test_every_runtime_runs_formats_that_exist():
 def test_runtime_formats_as_declared():
     assert {name: r.formats for name, r in RUNTIMES.items()} == {
         "native": ("keras-h5",),
-        "tfjs": ("tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8"),
+        "tfjs": ("tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8", "tfjs-graph", "tfjs-graph-f16",
+                 "tfjs-graph-u8"),
         "kerasjs": ("kerasjs",),
         "webdnn": ("webdnn-fallback", "webdnn-webgl", "webdnn-webassembly", "webdnn-fallback-8bit",
                    "webdnn-webgl-8bit"),
@@ -103,10 +104,12 @@ def test_json_formats_are_the_json_libraries():
 def test_encodings_are_the_formats_the_study_compared():
     assert sorted(study.ENCODINGS) == sorted([
         "convnetjs", "brainjs", "synaptic", "mind", "tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8",
-        "kerasjs", "webdnn-fallback", "webdnn-fallback-8bit", "onnx"])
+        "tfjs-graph", "tfjs-graph-f16", "tfjs-graph-u8", "kerasjs", "webdnn-fallback",
+        "webdnn-fallback-8bit", "onnx"])
     assert encodings(["cpu", "fallback", "wasm"]) == study.ENCODINGS
     assert study.ENCODINGS_BACKENDS == ["cpu", "fallback", "wasm"]
-    assert encodings(["webgl"]) == ["tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8", "webdnn-webgl",
+    assert encodings(["webgl"]) == ["tfjs-layers", "tfjs-layers-f16", "tfjs-layers-u8", "tfjs-graph",
+                                    "tfjs-graph-f16", "tfjs-graph-u8", "webdnn-webgl",
                                     "webdnn-webgl-8bit", "onnx-webgl"]
     assert encodings(["gpu", "webassembly"]) == ["kerasjs", "webdnn-webassembly"]
     assert not any(RUNTIMES[r].encodings for r in ("native", "ort-native"))

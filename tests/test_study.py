@@ -1,4 +1,8 @@
+import pytest
+
 from browserdl.results.store import Store
+
+pytestmark = pytest.mark.xdist_group("studied")  # the worker that builds the shared study
 
 
 def test_study_runs_every_stage_and_prints_the_tables(studied):

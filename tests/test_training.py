@@ -12,7 +12,7 @@ from browserdl.reports import findings, training_tables, tree
 from browserdl.reports.frame import Frame
 from browserdl.results.store import Store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("studied")]  # one worker builds it
 
 BATCHES = 10  # the quick study's timed batches (conftest.studied trains dnn-d1-w64 with them)
 # every runtime/backend that can train a dnn-d1-w64 here (Mind refuses relu; see the Mind test)

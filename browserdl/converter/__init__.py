@@ -10,6 +10,7 @@ from browserdl.converter import (
     mind,
     onnx,
     synaptic,
+    tfjs_graph,
     tfjs_layers,
     webdnn,
 )
@@ -17,6 +18,7 @@ from browserdl.converter.base import Format
 
 FORMATS: dict[str, Format] = {
     f.name: f
-    for module in (keras_h5, tfjs_layers, kerasjs, webdnn, convnetjs, brainjs, synaptic, mind, onnx)
+    for module in (keras_h5, tfjs_layers, tfjs_graph, kerasjs, webdnn, convnetjs, brainjs, synaptic, mind,
+                   onnx)
     for f in module.FORMATS
 }

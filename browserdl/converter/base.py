@@ -44,6 +44,7 @@ class Format:
     backend: str = "cpu"  # the backend its parity check runs on (e.g. webdnn-webgl: webgl)
     pinned: bool = False  # compiled for `backend` alone (WebDNN); else any of the runtime's
     variant: bool = False  # an encoding variant (quantized): timed only when asked for by name
+    reads: tuple[str, ...] = ("keras",)  # the source kinds `write` takes (converter/source.py)
 
     def backends(self, runtime_backends: tuple[str, ...]) -> tuple[str, ...]:
         """The backends this format can be timed on."""

@@ -6,13 +6,14 @@ A refusal or a crash leaves nothing behind; a finished folder always has its man
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from browserdl.converter import FORMATS
 from browserdl.converter.base import Format, Manifest, Mapping, Unsupported, describe_files
-from browserdl.converter.source import SourceModel, read
+from browserdl.converter.source import SourceModel, read, read_added
 from browserdl.errors import UserError
 from browserdl.workspace import Workspace
 
@@ -49,6 +50,12 @@ def convert(ws: Workspace, source: SourceModel, fmt: Format, digest: str,
         if manifest.source_sha256 == digest:
             outcome.manifest, outcome.reused = manifest, True
             return outcome
+    if source.kind not in fmt.reads:
+        outcome.refused = (f"{source.id} is an added {source.kind} model without Keras layers; "
+                           f"{fmt.name} is written from Keras layers (formats that take it: "
+                           f"{', '.join(f.name for f in FORMATS.values() if source.kind in f.reads)})")
+        shutil.rmtree(folder, ignore_errors=True)
+        return outcome
     scratch = folder.with_name(f".{fmt.name}.partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -72,5 +79,14 @@ def convert(ws: Workspace, source: SourceModel, fmt: Format, digest: str,
 
 
 def read_source(ws: Workspace, model_id: str) -> tuple[SourceModel, str]:
-    path = ws.model_dir(model_id) / "model.h5"
-    return read(path, model_id), source_digest(path)
+    """The model a conversion starts from and the digest its manifests record."""
+    folder = ws.model_dir(model_id)
+    path = folder / "model.h5"
+    if path.is_file():
+        return read(path, model_id), source_digest(path)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        return read_added(folder, meta), meta["source"]["sha256"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{folder} holds neither a model.h5 nor a readable added model ({exc}); "
+                        f"add it again with `browserdl add PATH --id {model_id} --force`") from None

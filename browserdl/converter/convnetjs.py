@@ -123,9 +123,10 @@ def _dense(layer: Layer, shape: Shape) -> tuple[dict[str, Any], Shape]:
 def net_json(source: SourceModel) -> tuple[dict[str, Any], list[str]]:
     """The `Net.toJSON()` object for the model, and notes on how it was mapped."""
     dims = source.input_shape
-    if not source.sequential or len(dims) > 3:
-        raise Unsupported(f"model {source.id}: a ConvNetJS Net is a plain stack of layers on a "
-                          "volume of at most 3 axes")
+    source.refuse_branches("a ConvNetJS Net")
+    if len(dims) > 3:
+        raise Unsupported(f"input shape {tuple(dims)}: a ConvNetJS Net takes a volume of at most "
+                          "3 axes")
     # a volume (sy, sx, depth): rank-1 and rank-2 inputs keep their C order in Vol.w
     shape: Shape = (1,) * (3 - len(dims)) + tuple(dims)  # type: ignore[assignment]
     start, flat = shape, len(dims) == 1

@@ -137,9 +137,7 @@ def kerasjs_config(source: SourceModel, names: dict[str, str]) -> dict[str, Any]
 
 def build(source: SourceModel) -> tuple[Any, list[str]]:
     """The Model message for `source`, and the mapping notes; raises Unsupported."""
-    if not source.sequential:
-        raise Unsupported(f"model class {source.model_config['class_name']}: the kerasjs converter "
-                          "writes Sequential models only")
+    source.refuse_branches("the kerasjs converter's Sequential file")
     rank = len(source.input_shape)
     for layer in source.layers:
         rank = _check_layer(layer, rank)

@@ -33,10 +33,11 @@ RECURRENT = ("LSTM", "GRU", "SimpleRNN")
 
 
 def _harness_batch(source: SourceModel) -> int:
-    """The batch the harness runs this model with, from the task in its meta.json."""
-    meta = source.path.parent / "meta.json"
-    task = json.loads(meta.read_text()).get("task") if meta.is_file() else None
-    return data.check_batch(task or "")
+    """The batch the harness runs this model with: an added model's own (its input.npy), else
+    the task's, from its meta.json."""
+    folder = source.path.parent if source.kind == "keras" else source.path.parents[1]
+    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
+    return meta.get("batch") or data.check_batch(meta.get("task") or "")
 
 
 @contextmanager
@@ -55,18 +56,47 @@ def _stderr_silenced() -> Iterator[None]:
 
 def _convert(source: SourceModel, batch: int | None) -> Any:
     """The ONNX ModelProto of `source` with batch `batch` (None: a dimension named BATCH_DIM)."""
+    if source.kind == "onnx":
+        return _fix_batch(source, batch)
     tf = import_quietly("tensorflow")
-    tf_keras = import_quietly("tf_keras")
     tf2onnx = import_quietly("tf2onnx")
-    model = tf_keras.models.load_model(source.path, compile=False)
     spec = (tf.TensorSpec((batch, *source.input_shape), tf.float32, name=INPUT_NAME),)
     with _stderr_silenced():
-        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
+        if source.kind == "savedmodel":
+            loaded = tf.saved_model.load(str(source.path))  # kept: it owns the variables
+            signature = loaded.signatures["serving_default"]
+            (name,) = signature.structured_input_signature[1]
+            (output,) = signature.structured_outputs
+            function = tf.function(lambda x: signature(**{name: x})[output])
+            proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=OPSET)
+        else:
+            tf_keras = import_quietly("tf_keras")
+            model = tf_keras.models.load_model(source.path, compile=False)
+            proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
     if batch is None:
         for value in (*proto.graph.input, *proto.graph.output):
             value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
     _name_by_position(proto.graph)
     return proto
+
+
+def _fix_batch(source: SourceModel, batch: int | None) -> Any:
+    """The user's own ONNX file; for a fixed `batch` (ORT Web's webgl) its input and output dims
+    pinned to the shapes the harness runs, and the inferred shapes left to be inferred again."""
+    onnx = import_quietly("onnx")
+    proto = onnx.load(str(source.path))
+    if batch is None:
+        return proto
+    (value,) = proto.graph.input[:1]
+    for dim, size in zip(value.type.tensor_type.shape.dim, (batch, *source.input_shape), strict=False):
+        dim.Clear()
+        dim.dim_value = size
+    for value in proto.graph.output:
+        if value.type.tensor_type.shape.dim:
+            value.type.tensor_type.shape.dim[0].Clear()
+            value.type.tensor_type.shape.dim[0].dim_value = batch
+    del proto.graph.value_info[:]
+    return onnx.shape_inference.infer_shapes(proto)
 
 
 def _name_by_position(graph: Any) -> None:
@@ -128,6 +158,9 @@ def _how(proto: Any) -> str:
 def _write(source: SourceModel, out_dir: Path) -> list[str]:
     proto = _convert(source, None)
     (out_dir / "model.onnx").write_bytes(proto.SerializeToString())
+    if source.kind == "onnx":
+        return [f"the user's ONNX file, unchanged (producer {proto.producer_name or 'unknown'}, "
+                f"opset {proto.opset_import[0].version})", _describe(proto)]
     return [_how(proto), _describe(proto),
             f"batch dimension dynamic, named '{BATCH_DIM}' (any batch size runs)"]
 
@@ -162,7 +195,8 @@ class _DynamicBatch(Format):
 
 
 FORMATS = [
-    _DynamicBatch("onnx", "ort", LIBRARY, _write, entry="model.onnx", backend="wasm"),
+    _DynamicBatch("onnx", "ort", LIBRARY, _write, entry="model.onnx", backend="wasm",
+                  reads=("keras", "savedmodel", "onnx")),
     Format("onnx-webgl", "ort", LIBRARY, _write_static, entry="model-b1.onnx", backend="webgl",
-           pinned=True),
+           pinned=True, reads=("keras", "savedmodel", "onnx")),
 ]

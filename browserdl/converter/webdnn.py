@@ -183,8 +183,7 @@ class _Builder:
 
     def graph(self, source: SourceModel) -> Any:
         w, order = self.w, self.w.order
-        if not source.sequential:
-            raise Unsupported(f"{source.model_config['class_name']} models: only Sequential ones here")
+        source.refuse_branches("browserdl's WebDNN graph builder")
         first = {1: order.OrderNC, 2: order.OrderNTC, 3: order.OrderNHWC}.get(len(source.input_shape))
         if first is None or any(s is None for s in source.input_shape):
             raise Unsupported(f"input shape {source.input_shape}: WebDNN needs a fixed 1-, 2- or 3-D input")

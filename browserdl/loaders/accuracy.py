@@ -4,6 +4,7 @@ smaller file costs. Stored as one trial per (model, format) of kind accuracy."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -16,18 +17,22 @@ from browserdl.loaders import parity, protocol
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.targets import native_target
 from browserdl.models import data
-from browserdl.quiet import import_quietly
 from browserdl.results.records import Kind, Phase, Target, TrialKey, TrialResult, settings
 from browserdl.workspace import Workspace
 
 TASKS = ("digits-flat", "digits-image")
 
 
-def test_digits(ws: Workspace, task: str) -> tuple[parity.Reference, np.ndarray]:
-    """The held-out digits as the task's input layer wants them (written once under the
-    workspace cache for the runtimes to read) and their labels."""
-    digits = data.load_digits(cache_dir=ws.cache)
-    _, _, x, y = data.split(task, digits)
+def test_digits(ws: Workspace, task: str, model: str = "") -> tuple[parity.Reference, np.ndarray]:
+    """The held-out digits as the task's input layer wants them (an added model: the user's
+    labelled data), written once under the workspace cache for the runtimes to read, and their
+    labels."""
+    if task == "user":
+        folder = ws.model_dir(model) / "data"
+        x, y = np.load(folder / "x.npy").astype(np.float32), np.load(folder / "y.npy")
+        task = f"user-{model}-{hashlib.sha256(x.tobytes()).hexdigest()[:12]}"  # new data, new file
+    else:
+        _, _, x, y = data.split(task, data.load_digits(cache_dir=ws.cache))
     path = ws.cache / "accuracy" / f"{task}-{len(x)}.bin"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +46,11 @@ def plan(ws: Workspace, models: list[str], formats: list[str] | None,
     combos, skipped = [], []
     for model in models:
         task = json.loads((ws.model_dir(model) / "meta.json").read_text())["task"]
-        if task not in TASKS:
+        if task == "user" and not (ws.model_dir(model) / "data" / "y.npy").is_file():
+            skipped.append(f"{model}: no labelled data (add it with `browserdl add PATH --id "
+                           f"{model} --data X.npy,Y.npy --force`)")
+            continue
+        if task not in (*TASKS, "user"):
             skipped.append(f"{model}: accuracy is measured on the MNIST test digits only")
             continue
         for folder in sorted((ws.formats / model).glob("*/manifest.json")):
@@ -78,12 +87,13 @@ def runner(ws: Workspace, session: Any, libraries: dict[str, Path]):  # -> sweep
     keras: dict[str, np.ndarray] = {}  # model -> the Keras model's outputs on the test digits
 
     def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
-        task = json.loads((ws.model_dir(key.model) / "meta.json").read_text())["task"]
-        ref, labels = test_digits(ws, task)
+        meta = json.loads((ws.model_dir(key.model) / "meta.json").read_text())
+        ref, labels = test_digits(ws, meta["task"], key.model)
         if key.model not in keras:
-            tf_keras = import_quietly("tf_keras")
-            model = tf_keras.models.load_model(ws.model_dir(key.model) / "model.h5", compile=False)
-            keras[key.model] = np.asarray(model.predict(ref.inputs, batch_size=256, verbose=0))
+            try:
+                keras[key.model] = parity.native_outputs(ws.model_dir(key.model), meta, ref.inputs)
+            except RuntimeError as exc:
+                return TrialResult(False, error=str(exc)), {}
         fmt = FORMATS[key.format]
         started = time.perf_counter()
         try:

@@ -25,6 +25,9 @@ from browserdl.workspace import Workspace, node_modules
 DEFAULT_RUNS = 50
 BATCH_RUNS = 5
 TIMED_PHASES = ("library", "download", "parse", "build", "warmup", "batch_warmup")
+# how an adapter's error says the library cannot run (or train) this model on this backend:
+# recorded as not applicable, not as a failure
+NOT_APPLICABLE = "n/a: "
 
 
 @dataclass
@@ -99,7 +102,10 @@ def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
 
     def run(key: TrialKey) -> tuple[TrialResult, dict[str, Any]]:
         fmt: Format = FORMATS[key.format]
-        ref = reference(ws, key.model)
+        try:
+            ref = reference(ws, key.model)
+        except RuntimeError as exc:  # an added model its own runtime can't run
+            return TrialResult(False, error=f"no reference outputs: {exc}"), {}
         env: dict[str, Any] = {**session.describe(), "runtime_library":
                                library_version(RUNTIMES[key.runtime], libraries)}
         request = {"adapter": key.runtime, "backend": key.backend,
@@ -123,7 +129,11 @@ def runner(ws: Workspace, session: BrowserSession, options: BrowserOptions,
             got = session.measure(request, options.timeout_s, warm=options.cache == "warm",
                                   network=profile)
         except RuntimeError as exc:
-            return TrialResult(False, error=str(exc), wall_s=time.perf_counter() - started), env
+            reason, wall = str(exc), time.perf_counter() - started
+            if reason.startswith(NOT_APPLICABLE):  # e.g. TF.js wasm has no kernel for this graph
+                return TrialResult(False, error=reason.removeprefix(NOT_APPLICABLE), wall_s=wall,
+                                   detail={"not_applicable": True}), env
+            return TrialResult(False, error=reason, wall_s=wall), env
         wall = time.perf_counter() - started
         got["started_unix"] = at
         got["env"]["renderer"] = renderer_of(session.spec, got["env"]["renderer"])

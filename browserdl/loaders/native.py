@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from browserdl.converter import FORMATS
+from browserdl.converter.source import NON_KERAS
 from browserdl.loaders import protocol
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.loaders.targets import native_target
@@ -50,10 +51,27 @@ def settings_of(options: NativeOptions, call: str, threads: str) -> Settings:
     return settings(call=call, batch=options.batch, threads=threads)
 
 
-def keys(models: list[str], trials: int, options: NativeOptions, runtime: str = "native") -> list[TrialKey]:
+def model_format(ws: Workspace, model: str, runtime: str) -> str | None:
+    """What `runtime`'s worker loads for `model`: its format, or for TensorFlow and an added model
+    without a model.h5 its SavedModel or TF.js graph (None: an ONNX file, TensorFlow can't)."""
+    fmt = worker_format(runtime)
+    if fmt != "keras-h5" or (ws.model_dir(model) / "model.h5").is_file():
+        return fmt
+    kind = _meta(ws, model).get("kind")
+    return kind if kind in ("savedmodel", "tfjs-graph") else None
+
+
+def _meta(ws: Workspace, model: str) -> dict[str, Any]:
+    path = ws.model_dir(model) / "meta.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def keys(models: list[str], trials: int, options: NativeOptions, runtime: str = "native",
+         formats: dict[str, str] | None = None) -> list[TrialKey]:
     """One key per model × threads × call × trial; one worker process times every call of a
-    (model, threads, trial) (see runner)."""
-    return [TrialKey(m, worker_format(runtime), runtime, BACKEND, Kind.LOAD,
+    (model, threads, trial) (see runner). `formats`: a model's own (model_format), if not the
+    runtime's."""
+    return [TrialKey(m, (formats or {}).get(m, worker_format(runtime)), runtime, BACKEND, Kind.LOAD,
                      settings_of(options, call, threads), t, native_target(),
                      protocol.for_trial(Kind.LOAD, runtime))
             for m in models for threads in options.threads for t in range(trials)
@@ -64,6 +82,8 @@ def model_file(ws: Workspace, key: TrialKey) -> Path:
     """keras-h5 is the trained file itself; other formats are read from their conversion."""
     if key.format == "keras-h5":
         return ws.model_dir(key.model) / "model.h5"
+    if key.runtime == "native" and key.format in NON_KERAS:  # an added model's own copy
+        return ws.model_dir(key.model) / NON_KERAS[key.format]
     return ws.formats / key.model / key.format / FORMATS[key.format].entry
 
 
@@ -91,13 +111,17 @@ def run_process(ws: Workspace, key: TrialKey, options: NativeOptions) -> dict[st
     runtime = RUNTIMES[key.runtime]
     calls = options.calls_of(key.runtime)
     path = model_file(ws, key)
-    if not path.is_file():
+    if not path.exists():
         missing = TrialResult(ok=False, error=f"{path} is missing: run `browserdl convert all-formats "
                                               f"--models {key.model} --formats {key.format}`")
         return {c: (missing, {}) for c in calls}
+    meta = _meta(ws, key.model)
+    batch = meta.get("batch") if meta.get("family") == "user" else options.batch  # as in the page
     command = [sys.executable, "-m", runtime.worker, str(path), "--runs", str(options.runs),
-               "--batch", str(options.batch), "--calls", ",".join(calls),
+               "--batch", str(batch or options.batch), "--calls", ",".join(calls),
                "--threads", dict(key.settings)["threads"]]
+    if shape := meta.get("input_shape"):
+        command += ["--input-shape", ",".join(map(str, shape))]
     report, error, wall = run_worker(command, options.timeout_s)
     if report is None or not report["ok"]:
         failed = TrialResult(ok=False, error=error or report["error"], wall_s=wall)

@@ -103,8 +103,33 @@ def calls(tf: Any, model: Any) -> dict[str, tuple[Callable[[Any], Any], bool]]:
             "predict": (lambda x: model.predict(x, batch_size=len(x), verbose=0), False)}
 
 
+def plain_calls(tf: Any, function: Callable[[Any], Any]) -> dict[str, tuple[Callable[[Any], Any], bool]]:
+    """The calls of a model without Keras (an added SavedModel or TF.js graph): its function
+    traced (graph), compiled (xla) and called eagerly (direct); predict is Keras's alone."""
+    graph = tf.function(function)
+    xla = tf.function(function, jit_compile=True)
+    return {"graph": (lambda t: graph(t).numpy(), True), "xla": (lambda t: xla(t).numpy(), True),
+            "direct": (lambda x: function(tf.constant(x)).numpy(), False)}
+
+
+def load_model(tf: Any, tf_keras: Any, path: Path) -> tuple[Any, Callable[[Any], Any] | None]:
+    """(a Keras model, None) for model.h5; (None, its function) for a SavedModel folder or a
+    TF.js graph model's folder."""
+    if (path / "saved_model.pb").is_file():
+        loaded = tf.saved_model.load(str(path))
+        signature = loaded.signatures["serving_default"]
+        (name,) = signature.structured_input_signature[1]
+        (output,) = signature.structured_outputs
+        return None, lambda t, _owner=loaded: signature(**{name: t})[output]  # _owner: the variables
+    if (path / "model.json").is_file():
+        from browserdl.loaders import graph_native
+
+        return None, graph_native.load(path).on_tensor
+    return tf_keras.models.load_model(path, compile=False), None
+
+
 def run(model_path: Path, runs: int, batch: int, wanted: list[str], threads: str = "all",
-        seed: int = 0) -> dict[str, Any]:
+        seed: int = 0, input_shape: list[int] | None = None) -> dict[str, Any]:
     """Load once, then time each wanted call in CALLS order (graph first, so its numbers never
     follow another call's); each call's warm-up is its own first call (graph: tracing, xla:
     compiling). Returns the shared phases and, per call, its own."""
@@ -121,19 +146,23 @@ def run(model_path: Path, runs: int, batch: int, wanted: list[str], threads: str
 
     start = time.perf_counter_ns()
     try:
-        model = tf_keras.models.load_model(model_path, compile=False)
+        model, function = load_model(tf, tf_keras, model_path)
     except Exception as exc:  # any reason a file does not load is this trial's failure
         return phases.result(f"cannot load {model_path.name}: {first_line(exc)} (corrupt or truncated? "
                              f"retrain with `browserdl train --models {model_path.parent.name} --force`)")
     phases.add("load", ms_since(start))
 
     rng = np.random.default_rng(seed)
-    shape = model.input_shape[1:]
+    shape = input_shape or model.input_shape[1:]
     one = rng.random((1, *shape), dtype=np.float32)
     many = rng.random((batch, *shape), dtype=np.float32)
-    made = calls(tf, model)
+    made = calls(tf, model) if model is not None else plain_calls(tf, function)
     per_call: dict[str, dict[str, Any]] = {}
     for name in (c for c in CALLS if c in wanted):
+        if name not in made:
+            per_call[name] = {"phases": [], "error": f"{name}: Keras's own call, and this model "
+                              "has no Keras layers", "not_applicable": True}
+            continue
         call, on_tensor = made[name]
         inputs = (tf.constant(one), tf.constant(many)) if on_tensor else (one, many)
         timing = Phases()
@@ -157,9 +186,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--calls", default="graph", help=f"comma-separated: {', '.join(CALLS)}")
     parser.add_argument("--threads", default="all", help="1 (or any count) or all")
+    parser.add_argument("--input-shape", default="", help="one sample's shape, e.g. 28,28,1 "
+                        "(default: the Keras model's)")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    emit(run(args.model, args.runs, args.batch, args.calls.split(","), args.threads))
+    shape = [int(d) for d in args.input_shape.split(",")] if args.input_shape else None
+    emit(run(args.model, args.runs, args.batch, args.calls.split(","), args.threads,
+             input_shape=shape))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ PROVIDER = "CPUExecutionProvider"
 CALL = "run"
 
 
-def run(model_path: Path, runs: int, batch: int, threads: str = "all", seed: int = 0) -> dict[str, Any]:
+def run(model_path: Path, runs: int, batch: int, threads: str = "all", seed: int = 0,
+        input_shape: list[int] | None = None) -> dict[str, Any]:
     phases = Phases()
     start = time.perf_counter_ns()
     import numpy as np
@@ -45,7 +46,7 @@ def run(model_path: Path, runs: int, batch: int, threads: str = "all", seed: int
     phases.add("load", ms_since(start))
 
     (spec,) = session.get_inputs()
-    shape = spec.shape[1:]  # after the batch dimension
+    shape = input_shape or spec.shape[1:]  # after the batch dimension (an added model: its own)
     rng = np.random.default_rng(seed)
     one = rng.random((1, *shape), dtype=np.float32)
     many = rng.random((batch, *shape), dtype=np.float32)
@@ -64,8 +65,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--calls", default=CALL, help="run: its only call")
     parser.add_argument("--threads", default="all", help="1 (or any count) or all")
+    parser.add_argument("--input-shape", default="", help="one sample's shape, e.g. 3,224,224 "
+                        "(default: the model's, when fixed)")
     args = parser.parse_args()
-    emit(run(args.model, args.runs, args.batch, args.threads))
+    shape = [int(d) for d in args.input_shape.split(",")] if args.input_shape else None
+    emit(run(args.model, args.runs, args.batch, args.threads, input_shape=shape))
 
 
 if __name__ == "__main__":

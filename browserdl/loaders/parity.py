@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from browserdl.converter.base import Format, Manifest
+from browserdl.converter.source import NON_KERAS
 from browserdl.loaders.runtimes import JS_DIR, RUNTIMES
 from browserdl.models import data
 from browserdl.quiet import import_quietly
@@ -63,27 +64,63 @@ class Reference:
 
 
 def reference(ws: Workspace, model_id: str) -> Reference:
-    """The fixed test batch and the Keras model's outputs for it, cached beside the formats."""
+    """The fixed test batch and the native model's outputs for it, cached beside the formats:
+    Keras on model.h5; an added model's own runtime on its own inputs (input.npy)."""
     folder = ws.formats / model_id / "reference"
-    model_h5 = ws.model_dir(model_id) / "model.h5"
-    stamp = {"model_h5_mtime_ns": model_h5.stat().st_mtime_ns}
+    model_dir = ws.model_dir(model_id)
+    stamped = [model_dir / "model.h5"] if (model_dir / "model.h5").is_file() else []
+    stamped += [p for p in (model_dir / "meta.json", model_dir / "input.npy") if p.is_file()]
+    stamp = {"mtime_ns": [p.stat().st_mtime_ns for p in stamped]}
     meta_path = folder / "reference.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()).get("stamp") == stamp:
         meta = json.loads(meta_path.read_text())
         inputs = np.fromfile(folder / "input.bin", dtype="<f4").reshape(meta["input_shape"])
         outputs = np.fromfile(folder / "expected.bin", dtype="<f4").reshape(meta["output_shape"])
         return Reference(folder / "input.bin", inputs, outputs)
-    task = json.loads((ws.model_dir(model_id) / "meta.json").read_text())["task"]
-    inputs = _test_inputs(task, ws)
-    tf_keras = import_quietly("tf_keras")
-    model = tf_keras.models.load_model(model_h5, compile=False)
-    outputs = np.asarray(model(inputs, training=False), dtype=np.float32)
+    model_meta = json.loads((model_dir / "meta.json").read_text())
+    task = model_meta["task"]
+    if task == "user":
+        inputs = np.load(model_dir / "input.npy").astype(np.float32)
+        outputs = native_outputs(model_dir, model_meta, inputs)
+    else:
+        inputs = _test_inputs(task, ws)
+        outputs = _run_native(model_dir / "model.h5", inputs)
     folder.mkdir(parents=True, exist_ok=True)
     inputs.astype("<f4").tofile(folder / "input.bin")
     outputs.astype("<f4").tofile(folder / "expected.bin")
     meta_path.write_text(json.dumps({"stamp": stamp, "input_shape": list(inputs.shape),
                                      "output_shape": list(outputs.shape), "task": task}))
     return Reference(folder / "input.bin", inputs, outputs)
+
+
+def native_outputs(model_dir: Path, meta: dict[str, Any], inputs: np.ndarray) -> np.ndarray:
+    """An added model on its own native runtime: TensorFlow (Keras, SavedModel, a TF.js graph
+    rebuilt as a GraphDef) or onnxruntime."""
+    kind = meta.get("kind", "keras")
+    if kind == "keras":
+        return _run_native(model_dir / "model.h5", inputs)
+    source = model_dir / NON_KERAS[kind]
+    try:
+        if kind == "onnx":
+            ort = import_quietly("onnxruntime")
+            session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+            return np.asarray(session.run(None, {session.get_inputs()[0].name: inputs})[0],
+                              dtype=np.float32)
+        if kind == "savedmodel":
+            tf = import_quietly("tensorflow")
+            loaded = tf.saved_model.load(str(source))  # referenced until the call: its variables
+            signature = loaded.signatures["serving_default"]
+            (name,) = signature.structured_input_signature[1]
+            (output,) = signature.structured_outputs
+            return np.asarray(signature(**{name: tf.constant(inputs)})[output], dtype=np.float32)
+        from browserdl.loaders import graph_native
+
+        return np.asarray(graph_native.load(source)(inputs), dtype=np.float32)
+    except RuntimeError:
+        raise
+    except Exception as exc:  # the runtime's own reason is the message
+        raise RuntimeError(f"{kind} model {meta['id']} does not run natively: "
+                           f"{str(exc).strip().splitlines()[0]}") from None
 
 
 def _test_inputs(task: str, ws: Workspace) -> np.ndarray:
@@ -127,10 +164,13 @@ def verify(ws: Workspace, fmt: Format, folder: Path, session: Any = None,
     """
     libraries = libraries or {}
     manifest = Manifest.load(folder)
-    ref = reference(ws, manifest.model)
     runtime = RUNTIMES[fmt.runtime]
     if runtime.needs_user_library and runtime.name not in libraries:
         return Parity("not installed", f"pass --lib {runtime.name}=PATH")
+    try:
+        ref = reference(ws, manifest.model)
+    except RuntimeError as exc:  # an added model its own runtime can't run: nothing to compare with
+        return Parity("failed", f"no reference: {exc}")
     try:
         got = run_format(ws, fmt, folder, ref, session, libraries)
     except RuntimeError as exc:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from browserdl.loaders import protocol
-from browserdl.loaders.browser_runner import library_version
+from browserdl.loaders.browser_runner import NOT_APPLICABLE, library_version
 from browserdl.loaders.native import THREADS, run_worker
 from browserdl.loaders.runtimes import NO_TRAINING, RUNTIMES
 from browserdl.loaders.targets import renderer_of
@@ -30,11 +30,11 @@ from browserdl.results.store import Store
 from browserdl.workspace import Workspace
 
 BATCH_SIZE = 64  # the paper's §4.1
+LOSSES = ("categorical_crossentropy", "mean_squared_error")  # the losses every trainer here maps
 DEFAULT_BATCHES = 30
 DEFAULT_LEARNING_RATE = 1e-3  # per-sample updaters (brain.js, synaptic) diverge at 1e-2 on MNIST
 PROBE = 256
 CPU_WINDOW_MS = 250.0  # CPU utilisation is read per window of at least this long
-NOT_APPLICABLE = "n/a: "  # how an adapter's error says the library cannot train this model
 
 
 @dataclass
@@ -75,16 +75,32 @@ def batches(ws: Workspace, model: str, count: int) -> Batches:
     written once per task and count under the workspace cache."""
     meta = json.loads((ws.model_dir(model) / "meta.json").read_text())
     samples = (count + 1) * BATCH_SIZE
-    folder = ws.cache / "training" / f"{meta['task']}-{samples}"
+    task = meta["task"] if meta["task"] != "user" else f"user-{model}"
+    folder = ws.cache / "training" / f"{task}-{samples}"
     x_path, y_path = folder / "x.bin", folder / "y.bin"
     if not (x_path.is_file() and y_path.is_file()):
-        x, y, *_ = data.split(meta["task"], data.load_task(meta["task"], ws.cache))
+        x, y = (_added_data(ws, model, meta) if meta["task"] == "user" else
+                data.split(meta["task"], data.load_task(meta["task"], ws.cache))[:2])
         folder.mkdir(parents=True, exist_ok=True)
         reps = -(-samples // len(x))  # a small training split repeats
         np.concatenate([x] * reps)[:samples].astype("<f4").tofile(x_path)
         np.concatenate([y] * reps)[:samples].astype("<f4").tofile(y_path)
     loss = meta.get("loss", "categorical_crossentropy")
     return Batches(x_path, y_path, (samples, *meta["input_shape"]), loss)
+
+
+def _added_data(ws: Workspace, model: str, meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """An added model's labelled data, else seeded random inputs and targets: the time a step
+    takes does not depend on the values (the report says which)."""
+    folder = ws.model_dir(model) / "data"
+    if (folder / "y.npy").is_file():
+        return np.load(folder / "x.npy"), np.load(folder / "y.npy")
+    rng = np.random.default_rng(0)
+    x = rng.random((BATCH_SIZE, *meta["input_shape"]), dtype=np.float32)
+    outputs = int(np.prod(meta["output_shape"]))
+    if meta.get("loss") == "categorical_crossentropy":
+        return x, np.eye(outputs, dtype=np.float32)[rng.integers(0, outputs, BATCH_SIZE)]
+    return x, rng.random((BATCH_SIZE, outputs), dtype=np.float32)
 
 
 def trainable_runtimes() -> list[str]:
@@ -107,6 +123,9 @@ def plan(ws: Workspace, store: Store, models: list[str], runtimes: list[str],
             if task == "imagenet":
                 not_applicable.append(f"{model} {name}: the Keras applications are not trained here")
                 continue
+            if task == "user" and (why := _untrainable(ws, model)):
+                not_applicable.append(f"{model} {name}: {why}")
+                continue
             if missing := runtime.missing_library(libraries):
                 not_applicable.append(f"{model} {name}: {missing}")
                 continue
@@ -121,6 +140,17 @@ def plan(ws: Workspace, store: Store, models: list[str], runtimes: list[str],
                 if backends is None or backend in backends:
                     combos.append((model, fmt, name, backend))
     return combos, not_applicable
+
+
+def _untrainable(ws: Workspace, model: str) -> str:
+    """Why an added model can't be trained here ("" when it can)."""
+    meta = json.loads((ws.model_dir(model) / "meta.json").read_text())
+    if meta.get("kind") != "keras":
+        return f"an added {meta.get('kind')} model: training needs its Keras layers"
+    if meta.get("loss") not in LOSSES:
+        return (f"its loss is {meta.get('loss') or 'not saved (saved without compile)'}; "
+                f"training runs {' or '.join(LOSSES)}")
+    return ""
 
 
 def keys(combos: list[tuple], trials: int, options: TrainingOptions, target: Target,

@@ -18,7 +18,16 @@ from typing import Any
 
 from browserdl.loaders.runtimes import json_formats
 from browserdl.reports import training_tables
-from browserdl.reports.frame import GPU_BACKENDS, Frame, Group, Phases, browser, cold, software_gpu
+from browserdl.reports.frame import (
+    GPU_BACKENDS,
+    Frame,
+    Group,
+    Phases,
+    browser,
+    cold,
+    series_format,
+    software_gpu,
+)
 from browserdl.reports.loading_tables import ratios
 from browserdl.reports.table import Table, columns
 
@@ -54,7 +63,9 @@ def paper_findings() -> list[dict[str, Any]]:
 
 
 def _load(frame: Frame) -> _Data:
-    groups = {g: p for g, p in frame.summaries.items() if browser(g) and cold(g)}
+    # each runtime/backend's own format (tfjs-layers for TF.js, as the paper loaded it): the
+    # findings key by runtime/backend, where tfjs-graph or a quantized variant would pool with it
+    groups = {g: p for g, p in frame.summaries.items() if browser(g) and cold(g) and not series_format(g)}
     sizes = {key: size["size_raw"] for key, size in frame.sizes.items() if "size_raw" in size}
     training: dict[tuple[str, str], dict[tuple[int, int], float]] = defaultdict(dict)
     training_cpu: dict[tuple[str, str], float] = {}
@@ -65,7 +76,8 @@ def _load(frame: Frame) -> _Data:
             training[where][info.grid] = statistics.mean(pooled["batch"])
         if pooled["cpu"]:
             training_cpu[where] = max(pooled["cpu"] + [training_cpu.get(where, 0)])
-    return _Data(groups, sizes, frame, ratios(frame), dict(training), training_cpu)
+    own = [r for r in ratios(frame) if not series_format(r["group"])]
+    return _Data(groups, sizes, frame, own, dict(training), training_cpu)
 
 
 def _med(phases: Phases, name: str) -> float | None:

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from browserdl.converter import FORMATS
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.reports.stats import Summary, phase_summaries
 from browserdl.results.records import settings_text
@@ -72,6 +73,18 @@ def native(runtime: str) -> bool:
 def baseline(runtime: str) -> str:
     """The native runtime a browser runtime's ratios divide by."""
     return RUNTIMES[runtime].baseline if runtime in RUNTIMES else "native"
+
+
+def series_format(group: Group) -> str:
+    """The format a runtime/backend series must name beside it: "" for the runtime's own format
+    on that backend (its first registered one there: tfjs-layers, onnx-webgl on webgl), else the
+    format (tfjs-graph, quantized variants), so that two formats on one backend never pool."""
+    runtime = RUNTIMES.get(group.runtime)
+    if runtime is None or runtime.native or group.format not in FORMATS:
+        return ""
+    own = next((f for f in runtime.formats if group.backend in FORMATS[f].backends(runtime.backends)),
+               group.format)
+    return "" if group.format == own else group.format
 
 
 def native_threads(group: Group) -> str:

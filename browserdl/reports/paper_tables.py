@@ -7,11 +7,10 @@ from collections import defaultdict
 
 from browserdl.loaders.runtimes import RUNTIMES
 from browserdl.models.zoo import APPLICATIONS
-from browserdl.reports.frame import Frame, backend_label, cold, kind, native
+from browserdl.reports.frame import Frame, backend_label, cold, kind, native, series_format
 from browserdl.reports.table import Table, columns
 from browserdl.reports.tables import fmt_number, fmt_value
 
-QUANTIZED = ("-f16", "-u8", "-8bit")  # formats shown as their own series beside float32
 # each figure: (title, browser phases summed, native phase)
 FIGURES = {
     "fig2": ("Fig. 2 — model loading", ("download", "parse", "build"), "load"),
@@ -98,8 +97,8 @@ def _series(frame: Frame, browser_phases: tuple[str, ...], native_phase: str,
             label, wanted = group.runtime, (native_phase,)
         else:
             label = frame.runtime_label(group, with_setting=False)
-            if group.format.endswith(QUANTIZED):
-                label += f" {group.format}"
+            if extra := series_format(group):  # its own series: tfjs-graph, quantized variants
+                label += f" {extra}"
             wanted = browser_phases
         if not all(p in phases for p in wanted):
             continue

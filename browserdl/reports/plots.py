@@ -33,6 +33,7 @@ from browserdl.reports.frame import (
     loopback,
     native,
     native_threads,
+    series_format,
     setting_label,
     threads_text,
 )
@@ -56,8 +57,9 @@ class Figure:
     svg: Path
 
 
-# series key: a group without its model and format (one bar colour per runtime, backend and
-# setting); values per model: list of numbers
+# series key: a group without its model, and without its format unless it is not the runtime's
+# own there (frame.series_format: one bar colour per runtime, backend, setting and such a
+# format); values per model: list of numbers
 Series = dict[Any, dict[str, list[float]]]
 Trials = dict[tuple[str, Group], dict[int, dict[str, Any]]]
 
@@ -65,7 +67,7 @@ Trials = dict[tuple[str, Group], dict[int, dict[str, Any]]]
 def series_key(group: Group) -> Group:
     if native(group.runtime) and group.kind == "load":  # each model's reference: one series
         return group._replace(model="", format="", settings=(("threads", native_threads(group)),))
-    return group._replace(model="", format="")
+    return group._replace(model="", format=series_format(group))
 
 
 def _collect(frame: Frame, keep: Callable[[Group], bool] = loopback) -> tuple[Trials, dict[Group, str]]:
@@ -109,7 +111,9 @@ def _label(key: Group, renderers: dict[Group, str]) -> str:
         fastest = "fastest call, " if key.kind == "load" else ""
         return f"{key.runtime} ({fastest}{threads_text(native_threads(key))})"
     where = f" on {key.target}" if key.target not in ("", "chromium") else ""
-    return f"{key.runtime}/{backend_label(key.backend, renderers.get(key, ''))}{setting_label(key)}{where}"
+    extra = f" {key.format}" if key.format else ""
+    return (f"{key.runtime}/{backend_label(key.backend, renderers.get(key, ''))}{extra}"
+            f"{setting_label(key)}{where}")
 
 
 def _series_order(key: Any) -> tuple:

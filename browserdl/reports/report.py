@@ -15,6 +15,7 @@ from browserdl.reports import (
     tables,
     training_tables,
     tree,
+    your_model,
 )
 from browserdl.reports.frame import Frame
 from browserdl.reports.table import Table
@@ -27,7 +28,8 @@ def _with_rows(candidates: list[Table | None]) -> list[Table]:
 def all_tables(frame: Frame) -> list[Table]:
     """Every table with data, in reading order."""
     return _with_rows([
-        tables.models_table(frame), paper_tables.table1(frame), engine_tables.table1_targets(frame),
+        tables.models_table(frame), *your_model.your_model_tables(frame),
+        paper_tables.table1(frame), engine_tables.table1_targets(frame),
         format_tables.conversions_table(frame), format_tables.table3(frame),
         format_tables.encoding_ratios(frame), tables.native_table(frame),
         tables.native_calls_table(frame), loading_tables.browser_table(frame),
@@ -47,6 +49,7 @@ def all_tables(frame: Frame) -> list[Table]:
 def summary_tables(frame: Frame) -> list[Table]:
     """What `study` ends with: the frameworks, sizes, inference and the browser/native ratio."""
     return _with_rows([
+        *your_model.your_model_tables(frame),
         paper_tables.table1(frame), format_tables.table3(frame), format_tables.encoding_ratios(frame),
         paper_tables.figure_table(frame, "fig4"), tables.native_calls_table(frame),
         loading_tables.ratio_table(frame), engine_tables.cross_engine_table(frame),

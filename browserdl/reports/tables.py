@@ -69,11 +69,40 @@ def models_table(frame: Frame, ids: list[str] | None = None) -> Table:
         if ids is not None and meta["id"] not in ids:
             continue
         accuracy = meta.get("test_accuracy")
+        params, flops = meta.get("trainable_params"), meta.get("flops")
         table.add(
-            meta["id"], meta["description"], f"{meta['trainable_params']:,}",
-            f"{meta['flops'] / 1e6:,.2f} M", "—" if accuracy is None else f"{accuracy:.4f}",
-            meta.get("data_source", "").split(":")[0],
+            meta["id"], meta["description"], "unknown" if params is None else f"{params:,}",
+            "unknown" if flops is None else f"{flops / 1e6:,.2f} M",
+            "—" if accuracy is None else f"{accuracy:.4f}",
+            meta.get("data_source", "").split(":")[0] or ("not trained here" if meta.get(
+                "family") == "user" else ""),
         )
+    return table
+
+
+def added_model_table(meta: dict) -> Table:
+    """What `add` read from the user's file (meta.json as a table)."""
+    table = Table(f"Added model {meta['id']}", columns("field", "value"))
+    source = meta["source"]
+    structure = (f"{len(meta['layers'])} layers: " + ", ".join(
+        dict.fromkeys(layer["class"] for layer in meta["layers"])) if meta["layers"] else
+        f"{sum(meta['ops'].values())} ops: " + ", ".join(list(meta["ops"])[:12]))
+    flops, params = meta.get("flops"), meta.get("total_params")
+    for field, value in (
+        ("file", f"{source['path']} (sha256 {source['sha256'][:16]}…)"),
+        ("read as", source["how"]),
+        ("structure", structure),
+        ("parameters", "unknown" if params is None else f"{params:,}"),
+        ("FLOPs / sample", "unknown (not countable for this kind)" if flops is None
+         else f"{flops / 1e6:,.2f} M"),
+        ("input", f"{meta['input_name']} {meta['declared_input_shape']} {meta['input_dtype']}"
+                  f" → timed as {meta['input_shape']}"),
+        ("output", f"{meta['output_shape']} {meta['output_dtype']}"),
+        ("inputs fed", meta["inputs"]),
+        ("loss", meta.get("loss") or "none (saved without compile: no training)"),
+        ("labelled data", meta.get("data_source") or "none (no accuracy)"),
+    ):
+        table.add(field, value)
     return table
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from browserdl.reports.frame import Frame, cold
+from browserdl.reports.frame import Frame, cold, series_format
 from browserdl.reports.loading_tables import ratios
 from browserdl.reports.table import Table, columns
 from browserdl.reports.training_tables import training_ratios
@@ -57,7 +57,8 @@ def tree_rows(frame: Frame, runtime: str = "tfjs") -> dict[str, list[dict[str, A
                                      "width": info.grid[1], "ratio": ratio, "model": model})
 
     for row in ratios(frame):
-        if row["runtime"] == runtime and cold(row["group"]):
+        # the runtime's own format per backend: a second one (tfjs-graph) is not a feature here
+        if row["runtime"] == runtime and cold(row["group"]) and not series_format(row["group"]):
             for column, task in TASKS.items():
                 if row.get(column, 0) > 0:
                     add(row["model"], row["backend"], task, row[column])

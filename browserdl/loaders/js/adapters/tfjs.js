@@ -1,4 +1,5 @@
-// TensorFlow.js layers models (tfjs-layers, -f16, -u8). The face every adapter has:
+// TensorFlow.js layers models (tfjs-layers, -f16, -u8) and graph models (tfjs-graph, -f16, -u8;
+// inference only). The face every adapter has:
 //   setup(lib, backend, threads) -> backend actually in use (threads: wasm threads to pin,
 //                            the same on every engine; adapters without wasm ignore it)
 //   parse(lib, files, manifest) -> decoded model data   (files: Map name -> ArrayBuffer)
@@ -20,11 +21,43 @@
 //                                            (y one-hot; prepared before any timing)
 //   step(lib, trainer, batch) -> loss        one timed training step on the batch
 //   evaluate(lib, trainer, batch) -> loss    the library's objective on a batch, no update
-// An error whose message starts with 'n/a: ' says the library can't train this model there
-// (recorded as not applicable, not as a failure).
+// An error whose message starts with 'n/a: ' says the library can't run (predict) or train this
+// model there (recorded as not applicable, not as a failure).
 // Runs in Node (library from require) and in a page (library a global from its <script>).
 (function (register) {
   const dist = '/node_modules/@tensorflow/';
+
+  // The first (or only) output of a graph model; the others are disposed.
+  function firstOutput(tf, out) {
+    if (out instanceof tf.Tensor) return out;
+    const all = Array.isArray(out) ? out : Object.values(out);
+    all.slice(1).forEach((t) => t.dispose());
+    return all[0];
+  }
+
+  // execute() while the graph allows it; a graph with control flow (an LSTM's While loop) or
+  // dynamic shapes makes TF.js throw "... Please use model.executeAsync() instead": switch for
+  // good. tidy frees what a refused execute() had already computed.
+  async function executeGraph(tf, model, x) {
+    try {
+      if (!model.async) {
+        try {
+          return firstOutput(tf, tf.tidy(() => model.graphModel.execute(x)));
+        } catch (e) {
+          if (!/executeAsync/.test(String(e && e.message))) throw e;
+          model.async = true;
+        }
+      }
+      return firstOutput(tf, await model.graphModel.executeAsync(x));
+    } catch (e) {
+      // this backend lacks a kernel the graph needs: TF.js 4.22's wasm _FusedMatMul takes a
+      // rank-1 bias only, and tensorflowjs fuses an LSTM's recurrent add into one
+      if (/only supports rank-1 bias|not registered for backend/.test(String(e && e.message))) {
+        throw new Error('n/a: TF.js ' + tf.getBackend() + ' cannot run this graph: ' + e.message);
+      }
+      throw e;
+    }
+  }
   register({
     name: 'tfjs',
     node: { module: '@tensorflow/tfjs' },
@@ -55,15 +88,26 @@
       const weightData = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
       let offset = 0;
       for (const s of shards) { weightData.set(s, offset); offset += s.length; }
-      return {
+      const artifacts = {
         modelTopology: model.modelTopology,
         weightSpecs: groups.flatMap((g) => g.weights),
         weightData: weightData.buffer,
       };
+      const graph = model.format === 'graph-model';
+      if (graph) {
+        // what tf.io.http passes besides the graph: the signature names and orders the inputs
+        // and outputs (without it TF.js takes every node without children as an output)
+        for (const key of ['signature', 'userDefinedMetadata', 'modelInitializer', 'initializerSignature']) {
+          if (model[key] != null) artifacts[key] = model[key];
+        }
+      }
+      return { graph, artifacts };
     },
 
     async build(tf, parsed) {
-      return tf.loadLayersModel(tf.io.fromMemory(parsed));
+      if (!parsed.graph) return tf.loadLayersModel(tf.io.fromMemory(parsed.artifacts));
+      // async: whether the graph needs executeAsync, learnt on the first predict
+      return { graphModel: await tf.loadGraphModel(tf.io.fromMemory(parsed.artifacts)), async: false };
     },
 
     threads(tf, backend) {
@@ -73,17 +117,21 @@
 
     async predict(tf, model, input, shape) {
       const x = tf.tensor(input, shape);
-      const y = model.predict(x);
-      const data = await y.data();
-      const outShape = y.shape;
-      x.dispose();
-      y.dispose();
-      return { data, shape: outShape };
+      try {
+        const y = model.graphModel ? await executeGraph(tf, model, x) : model.predict(x);
+        const data = await y.data();
+        const outShape = y.shape;
+        y.dispose();
+        return { data, shape: outShape };
+      } finally {
+        x.dispose();
+      }
     },
 
     train: {
       updates: 'mini-batch: the mean gradient of the batch, one update',
       async start(tf, model, opts) {
+        if (model.graphModel) throw new Error('n/a: a TF.js graph model runs inference only');
         const loss = { categorical_crossentropy: 'categoricalCrossentropy',
           mean_squared_error: 'meanSquaredError' }[opts.loss];
         if (!loss) throw new Error('no TensorFlow.js loss for ' + opts.loss);
