@@ -143,7 +143,7 @@ def test_browser_endpoint_reaches_a_playwright_browser_server(converted, tmp_pat
         again = run_cli(ws, *sweep, "--browser-endpoint", endpoint)  # the same target: resumed
         assert "0 trials measured, 1 already stored" in again.err, again.err
         with Store(ws / "results.sqlite") as store:
-            rows = [r for r in _timing_rows(store.rows()) if r["runtime"] == "tfjs"
+            rows = [r for r in _timing_rows(store.rows()) if r["format"] == "tfjs-layers"
                     and r["backend"] == "cpu" and r["phase"] == "inference"]
             envs = store.environments()
             targets = store.targets()

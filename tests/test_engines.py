@@ -156,8 +156,8 @@ def test_two_playwright_servers_are_two_remote_targets_measured_at_once(swept, t
     ws = tmp_path / "ws"
     shutil.copytree(swept[0], ws)
     with playwright_server() as first, playwright_server() as second:
-        ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--backends", "cpu",
-                      "--trials", "3", "--runs", "3", "--target-url", f"lab-a={first}",
+        ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--formats", "tfjs-layers",
+                      "--backends", "cpu", "--trials", "3", "--runs", "3", "--target-url", f"lab-a={first}",
                       "--target-url", f"lab-b={second}")
     assert ran.code == 0 and "6 trials measured" in ran.err, ran.err
     with Store(ws / "results.sqlite") as store:
@@ -187,8 +187,8 @@ def test_a_webdriver_url_target_works_like_a_grid_node(swept, tmp_path):
                 f'[grid-webkit]\nurl = "http://127.0.0.1:{port}"\nkind = "webdriver"\n'
                 f'capabilities = {{ browserName = "{caps["browserName"]}", '
                 f'"webkitgtk:browserOptions" = {{ binary = "{binary}", args = ["--automation"] }} }}\n')
-            ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--backends", "cpu",
-                          "--trials", "1", "--runs", "3", "--targets", "grid-webkit")
+            ran = run_cli(ws, "measure", "loading", "--runtimes", "tfjs", "--formats", "tfjs-layers",
+                          "--backends", "cpu", "--trials", "1", "--runs", "3", "--targets", "grid-webkit")
         finally:
             node.kill()
             node.wait(10)
@@ -205,7 +205,8 @@ def test_a_webdriver_url_target_works_like_a_grid_node(swept, tmp_path):
 def test_bad_targets_get_one_line_and_the_other_targets_go_on(swept, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(swept[0], ws)
-    sweep = ("measure", "loading", "--runtimes", "tfjs", "--backends", "cpu", "--trials", "1", "--runs", "3")
+    sweep = ("measure", "loading", "--runtimes", "tfjs", "--formats", "tfjs-layers", "--backends", "cpu",
+             "--trials", "1", "--runs", "3")
     unknown = run_cli(ws, *sweep, "--targets", "chromium,safari")
     assert unknown.code == 2 and len(unknown.err_lines) == 1 and "unknown target 'safari'" in unknown.err
     ran = run_cli(ws, *sweep, "--targets", "chromium,firefox", "--target-url", "gone=ws://127.0.0.1:9/x",

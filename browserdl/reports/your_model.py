@@ -8,7 +8,7 @@ from statistics import median
 from typing import Any
 
 from browserdl.reports.format_tables import _parity_cell
-from browserdl.reports.frame import Frame, Group, browser, cold, loopback, native_label
+from browserdl.reports.frame import Frame, Group, browser, cold, kind, loopback, native, settings
 from browserdl.reports.loading_tables import ratios
 from browserdl.reports.network_tables import ttfp
 from browserdl.reports.table import Table, columns
@@ -57,19 +57,40 @@ def your_model_table(frame: Frame, meta: dict[str, Any]) -> Table | None:
     several = len({g.target for g in groups}) > 1
     for group in groups:
         table.add(*_row(frame, group, data, network, ratio, conversions, several))
-    for native_group in sorted(g for g in frame.summaries if g.model == model and g.kind == "load"
-                               and not browser(g)):
-        phases = frame.summaries[native_group]
-        sizes = frame.sizes.get((model, native_group.format), {})
-        table.add(native_group.format, native_label(native_group),
-                  _bytes(sizes, "size_raw"), _bytes(sizes, "size_gzip"), _bytes(sizes, "size_brotli"),
-                  "—", "—", *(fmt_summary(*phases[p], spread=False) if p in phases else "—"
-                              for p, _ in USE), "1×" if phases else "—", "native reference")
+    measured = {(g.format, g.runtime, g.backend, g.target) for g in groups}
+    for (fmt, runtime, backend, _target), reason in sorted(_unmeasured(frame, model, measured).items()):
+        sizes = frame.sizes.get((model, fmt), {})
+        table.add(fmt, f"{runtime}/{backend}", _bytes(sizes, "size_raw"), _bytes(sizes, "size_gzip"),
+                  _bytes(sizes, "size_brotli"), *["—"] * (len(labels) - 4), reason)
+    for runtime in ("native", "ort-native"):  # what the ratios divide by: each runtime's fastest call
+        reference = frame.native_reference(model, runtime)
+        if reference is None:
+            continue
+        phases, sizes = reference.phases, frame.sizes.get((model, reference.group.format), {})
+        table.add(reference.group.format, reference.label, _bytes(sizes, "size_raw"),
+                  _bytes(sizes, "size_gzip"), _bytes(sizes, "size_brotli"), "—", "—",
+                  *(fmt_summary(*phases[p], spread=False) if p in phases else "—" for p, _ in USE),
+                  "1×", "native reference")
     refused = [f"{name} — {row['reason']}" for name, row in sorted(conversions.items())
                if row["status"] == "n/a"]
     if refused:  # in words under the table: a reason per format reads better than a row of dashes
         table.notes.append("Not expressible: " + "; ".join(refused) + ".")
     return table if table.rows else None
+
+
+def _unmeasured(frame: Frame, model: str, measured: set[tuple]) -> dict[tuple, str]:
+    """Browser combinations of `model` with no successful cold loopback trial: why (the latest
+    trial's own reason: failed, or n/a)."""
+    out: dict[tuple, str] = {}
+    for row in frame.rows:
+        key = (row["format"], row["runtime"], row["backend"], row["target"])
+        if (row["model"] != model or row["ok"] or key in measured or kind(row) != "load"
+                or settings(row).get("network", "none") != "none" or frame.model(model) is None
+                or native(row["runtime"])):
+            continue
+        prefix = "n/a" if (row.get("detail") or {}).get("not_applicable") else "failed"
+        out[key] = f"{prefix}: {(row['error'] or 'no result')[:140]}"
+    return out
 
 
 def _row(frame: Frame, group: Group, data: dict[tuple, Any], network: str | None,
