@@ -231,12 +231,15 @@ def _class(layer_index: int, name: str):
 
 
 def _functional(source: SourceModel) -> None:
+    """A functional model whose output layer reads the input, skipping dense_1: no chain."""
     source.model_config["class_name"] = "Functional"
+    source.layers[0].inputs = source.layers[1].inputs = ["input_1"]
 
 
 @pytest.mark.parametrize("model_id, change, message", [
     ("dnn-d1-w64", _functional,
-     "model class Functional: the kerasjs converter writes Sequential models only"),
+     "layer 'output' (Dense) reads a layer other than the one before it: the kerasjs converter's "
+     "Sequential file holds a plain stack of layers only"),
     ("dnn-d1-w64", _set(0, activation="gelu"),
      "layer dense_1 (Dense): activation 'gelu' has no equal in Keras.js 1.0.3"),
     ("dnn-d1-w64", _class(0, "DepthwiseConv2D"),
