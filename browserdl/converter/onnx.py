@@ -12,9 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from typing import Any
 from browserdl.converter.base import Format, Unsupported
 from browserdl.converter.source import SourceModel
 from browserdl.models import data
-from browserdl.quiet import import_quietly
+from browserdl.quiet import import_quietly, stderr_silenced
 
 LIBRARY = "onnxruntime-web@1.30.0"
 # tf2onnx 1.17's default; it supports up to 18, and 13-18 gave the same numbers here.
@@ -40,20 +37,6 @@ def _harness_batch(source: SourceModel) -> int:
     return meta.get("batch") or data.check_batch(meta.get("task") or "")
 
 
-@contextmanager
-def _stderr_silenced() -> Iterator[None]:
-    """File descriptor 2 to /dev/null: the TensorFlow optimizer tf2onnx runs logs "Starting new
-    session" lines through absl, which TF_CPP_MIN_LOG_LEVEL does not reach; exceptions still rise."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _convert(source: SourceModel, batch: int | None) -> Any:
     """The ONNX ModelProto of `source` with batch `batch` (None: a dimension named BATCH_DIM)."""
     if source.kind == "onnx":
@@ -61,7 +44,7 @@ def _convert(source: SourceModel, batch: int | None) -> Any:
     tf = import_quietly("tensorflow")
     tf2onnx = import_quietly("tf2onnx")
     spec = (tf.TensorSpec((batch, *source.input_shape), tf.float32, name=INPUT_NAME),)
-    with _stderr_silenced():
+    with stderr_silenced():  # the TensorFlow optimizer tf2onnx runs logs through absl
         if source.kind == "savedmodel":
             loaded = tf.saved_model.load(str(source.path))  # kept: it owns the variables
             signature = loaded.signatures["serving_default"]
